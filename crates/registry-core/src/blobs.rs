@@ -1,0 +1,84 @@
+//! The blob store contract: content-addressed bytes plus the staging area of uploads.
+//!
+//! Implementations (crate `storage`) keep final blobs at `blobs/sha256/<2 hex>/<64 hex>`
+//! and staged upload parts under `_uploads/<upload id>/<part id>`. A staged part or a blob
+//! becomes visible only once completely written, so a crash mid-write leaves nothing
+//! half-visible. Final blobs are written once and never overwritten.
+
+use std::ops::Range;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use futures::stream::BoxStream;
+
+use crate::digest::Digest;
+
+/// A stream of body bytes, as received from a client or read from storage.
+pub type ByteStream = BoxStream<'static, Result<Bytes, std::io::Error>>;
+
+/// A failure of a backend (object store or database), independent of the backend's kind.
+#[derive(Debug, thiserror::Error)]
+pub enum BackendError {
+    /// The object or row does not exist.
+    #[error("not found: {0}")]
+    NotFound(String),
+    /// The backend cannot be reached right now (connection refused, timeout).
+    #[error("backend unavailable: {0}")]
+    Unavailable(String),
+    /// Reading the request body failed (client went away, body longer than declared...).
+    /// Carried through the store so the caller can tell a client fault from a store fault.
+    #[error("request body: {0}")]
+    Body(String),
+    /// Any other failure.
+    #[error("{0}")]
+    Other(String),
+}
+
+/// Staged part of an upload, in the order the client sent it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StagedPart {
+    /// Opaque key chosen by the core (unique per part), e.g. a uuid.
+    pub id: String,
+    pub size: u64,
+}
+
+#[async_trait]
+pub trait BlobStore: Send + Sync + 'static {
+    /// Streams `body` into a new staged part of `upload_id` and returns the number of bytes
+    /// written. The part is visible (and later committable) only if this returns `Ok`; on
+    /// error nothing of it remains reachable.
+    async fn write_part(
+        &self,
+        upload_id: &str,
+        part_id: &str,
+        body: ByteStream,
+    ) -> Result<u64, BackendError>;
+
+    /// Makes `digest` a final blob whose content is the concatenation of `parts`.
+    /// The caller has verified the digest. If the blob already exists this is a no-op.
+    async fn commit(
+        &self,
+        upload_id: &str,
+        parts: &[StagedPart],
+        digest: &Digest,
+    ) -> Result<(), BackendError>;
+
+    /// Removes every staged part of an upload (after commit or cancel). Idempotent.
+    async fn delete_upload(&self, upload_id: &str) -> Result<(), BackendError>;
+
+    /// Size of a stored blob, or `None` when it is absent.
+    async fn blob_size(&self, digest: &Digest) -> Result<Option<u64>, BackendError>;
+
+    /// Streams a blob, whole or a byte range (`start..end`, end exclusive).
+    async fn read(
+        &self,
+        digest: &Digest,
+        range: Option<Range<u64>>,
+    ) -> Result<ByteStream, BackendError>;
+
+    /// Deletes a final blob (garbage collection only). Idempotent.
+    async fn delete_blob(&self, digest: &Digest) -> Result<(), BackendError>;
+
+    /// Cheap reachability probe for `/health/ready`.
+    async fn ping(&self) -> Result<(), BackendError>;
+}
