@@ -1,0 +1,40 @@
+//! The registry's use cases, independent of HTTP: upload sessions, blobs, manifests and
+//! listings. Handlers in [`crate::http`] extract, call one of these, and map the result.
+
+mod blobs;
+mod listing;
+mod manifests;
+mod uploads;
+
+use std::sync::Arc;
+
+use crate::auth::Authorizer;
+use crate::blobs::BlobStore;
+use crate::meta::MetadataStore;
+
+pub use listing::Page;
+pub use manifests::StoredManifest;
+pub use uploads::{ChunkRange, UploadState};
+
+/// The registry: metadata, blobs and the authorizer, shared by every request.
+#[derive(Clone)]
+pub struct Registry {
+    pub meta: Arc<dyn MetadataStore>,
+    pub blobs: Arc<dyn BlobStore>,
+    pub auth: Arc<dyn Authorizer>,
+}
+
+impl Registry {
+    pub fn new(
+        meta: Arc<dyn MetadataStore>,
+        blobs: Arc<dyn BlobStore>,
+        auth: Arc<dyn Authorizer>,
+    ) -> Self {
+        Self { meta, blobs, auth }
+    }
+}
+
+/// Current time in unix seconds.
+pub(crate) fn now() -> i64 {
+    chrono::Utc::now().timestamp()
+}

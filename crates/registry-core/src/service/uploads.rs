@@ -1,0 +1,332 @@
+//! Blob upload sessions: start, append chunks, finish with a digest, cancel.
+//!
+//! A session lives in the metadata database (offset, ordered staged parts, saved sha256
+//! state), and its bytes live in the blob store's staging area, so any replica can
+//! continue it. Each chunk is streamed into its own staged part while being hashed; the
+//! part is recorded only if the whole chunk arrived and the session had not moved on.
+
+use std::sync::{Arc, Mutex};
+
+use futures::StreamExt;
+use uuid::Uuid;
+
+use super::{Registry, now};
+use crate::blobs::{BackendError, ByteStream, StagedPart};
+use crate::digest::Digest;
+use crate::error::RegistryError;
+use crate::hashing::UploadHasher;
+use crate::meta::UploadSession;
+use crate::name::RepoName;
+
+/// Where an upload stands, for the `Location`/`Range` response headers.
+#[derive(Debug, Clone)]
+pub struct UploadState {
+    pub id: String,
+    pub offset: u64,
+}
+
+/// A chunk's declared position (`Content-Range: <start>-<end>`, inclusive).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ChunkRange {
+    pub start: u64,
+    pub end: u64,
+}
+
+impl ChunkRange {
+    /// Parses `start-end`, tolerating a `bytes=`/`bytes ` prefix some clients send.
+    pub fn parse(value: &str) -> Option<Self> {
+        let v = value.trim();
+        let v = v
+            .strip_prefix("bytes=")
+            .or_else(|| v.strip_prefix("bytes "))
+            .unwrap_or(v);
+        let v = v.split('/').next()?;
+        let (start, end) = v.split_once('-')?;
+        let (start, end) = (start.trim().parse().ok()?, end.trim().parse().ok()?);
+        (end >= start).then_some(Self { start, end })
+    }
+
+    pub fn len(&self) -> u64 {
+        self.end - self.start + 1
+    }
+
+    pub fn is_empty(&self) -> bool {
+        false
+    }
+}
+
+/// Progress of one chunk as it streams through: hashed and counted on the way.
+struct ChunkProgress {
+    hasher: UploadHasher,
+    received: u64,
+}
+
+impl Registry {
+    pub async fn start_upload(&self, repo: &RepoName) -> Result<UploadState, RegistryError> {
+        let session = UploadSession {
+            id: Uuid::new_v4().to_string(),
+            repository: repo.clone(),
+            offset: 0,
+            hash_state: UploadHasher::new().save(),
+            parts: Vec::new(),
+            created_at: now(),
+        };
+        self.meta.create_upload(&session).await?;
+        Ok(UploadState {
+            id: session.id,
+            offset: 0,
+        })
+    }
+
+    pub async fn upload_session(
+        &self,
+        repo: &RepoName,
+        id: &str,
+    ) -> Result<Option<UploadSession>, RegistryError> {
+        if Uuid::parse_str(id).is_err() {
+            return Ok(None);
+        }
+        Ok(self.meta.get_upload(repo, id).await?)
+    }
+
+    /// Appends one chunk. `range` is the declared `Content-Range`; `length` the declared
+    /// `Content-Length`. Out-of-order chunks are refused with 416 before reading the body.
+    pub async fn append_chunk(
+        &self,
+        session: &UploadSession,
+        range: Option<ChunkRange>,
+        length: Option<u64>,
+        body: ByteStream,
+    ) -> Result<UploadSession, RegistryError> {
+        if let Some(range) = range {
+            if range.start != session.offset {
+                return Err(self.range_error(session, session.offset));
+            }
+            if length.is_some_and(|l| l != range.len()) {
+                return Err(self.range_error(session, session.offset));
+            }
+        }
+        let expected = range.map(|r| r.len()).or(length);
+        self.write_chunk(session, expected, body).await
+    }
+
+    fn range_error(&self, session: &UploadSession, offset: u64) -> RegistryError {
+        RegistryError::RangeNotSatisfiable {
+            location: crate::http::upload_location(&session.repository, &session.id),
+            upload_id: session.id.clone(),
+            offset,
+        }
+    }
+
+    async fn write_chunk(
+        &self,
+        session: &UploadSession,
+        expected: Option<u64>,
+        body: ByteStream,
+    ) -> Result<UploadSession, RegistryError> {
+        let hasher = UploadHasher::restore(&session.hash_state).ok_or_else(|| {
+            BackendError::Other(format!("upload {} has a corrupt hash state", session.id))
+        })?;
+        let progress = Arc::new(Mutex::new(ChunkProgress {
+            hasher,
+            received: 0,
+        }));
+        let stream = hashing_stream(body, progress.clone(), expected);
+        let part_id = Uuid::new_v4().simple().to_string();
+        let written = match self.blobs.write_part(&session.id, &part_id, stream).await {
+            Ok(n) => n,
+            Err(BackendError::Body(message)) => {
+                return Err(RegistryError::size_invalid(format!(
+                    "request body could not be read completely: {message}"
+                )));
+            }
+            Err(other) => return Err(other.into()),
+        };
+        let (hash_state, received) = {
+            let p = progress.lock().map_err(|_| poisoned())?;
+            (p.hasher.save(), p.received)
+        };
+        if written != received {
+            return Err(BackendError::Other(format!(
+                "storage wrote {written} bytes of a {received}-byte chunk"
+            ))
+            .into());
+        }
+        if expected.is_some_and(|e| e != received) {
+            return Err(RegistryError::size_invalid(format!(
+                "chunk declared {} bytes but {received} arrived",
+                expected.unwrap_or_default()
+            )));
+        }
+        let mut updated = session.clone();
+        if received == 0 {
+            return Ok(updated);
+        }
+        let part = StagedPart {
+            id: part_id,
+            size: received,
+        };
+        let won = self
+            .meta
+            .append_upload_part(&session.id, session.offset, &part, &hash_state)
+            .await?;
+        if !won {
+            // Another request moved the session on while this chunk streamed.
+            return Err(self.range_error(session, session.offset));
+        }
+        updated.offset += received;
+        updated.hash_state = hash_state;
+        updated.parts.push(part);
+        Ok(updated)
+    }
+
+    /// Finishes an upload: appends the optional last chunk, checks the digest, makes the
+    /// blob visible in the repository, and removes the session.
+    pub async fn finish_upload(
+        &self,
+        session: &UploadSession,
+        digest: &Digest,
+        range: Option<ChunkRange>,
+        length: Option<u64>,
+        body: Option<ByteStream>,
+    ) -> Result<(), RegistryError> {
+        let mut session = match body {
+            Some(body) if length != Some(0) => {
+                self.append_chunk(session, range, length, body).await?
+            }
+            _ => session.clone(),
+        };
+        let hasher = UploadHasher::restore(&session.hash_state).ok_or_else(|| {
+            BackendError::Other(format!("upload {} has a corrupt hash state", session.id))
+        })?;
+        let actual = hasher.digest();
+        if &actual != digest {
+            // The bytes can never become this blob: drop the session so nothing lingers.
+            self.discard_upload(&session.id).await;
+            return Err(RegistryError::digest_invalid(format!(
+                "provided digest {digest} does not match uploaded content {actual}"
+            )));
+        }
+        if session.parts.is_empty() {
+            // The empty blob: stage a zero-length part so commit has something to copy.
+            let part_id = Uuid::new_v4().simple().to_string();
+            self.blobs
+                .write_part(&session.id, &part_id, futures::stream::empty().boxed())
+                .await?;
+            session.parts.push(StagedPart {
+                id: part_id,
+                size: 0,
+            });
+        }
+        self.blobs.commit(&session.id, &session.parts, digest).await?;
+        self.meta
+            .commit_blob(&session.repository, digest, session.offset, Some(&session.id))
+            .await?;
+        if let Err(err) = self.blobs.delete_upload(&session.id).await {
+            // The blob is committed; leftover staging is only wasted space.
+            tracing::warn!(upload = %session.id, error = %err, "could not remove staged upload parts");
+        }
+        Ok(())
+    }
+
+    /// Monolithic upload in a single `POST ?digest=` request.
+    pub async fn upload_whole(
+        &self,
+        repo: &RepoName,
+        digest: &Digest,
+        length: Option<u64>,
+        body: ByteStream,
+    ) -> Result<(), RegistryError> {
+        let state = self.start_upload(repo).await?;
+        let session = self
+            .meta
+            .get_upload(repo, &state.id)
+            .await?
+            .ok_or_else(RegistryError::upload_unknown)?;
+        let result = self
+            .finish_upload(&session, digest, None, length, Some(body))
+            .await;
+        if result.is_err() {
+            self.discard_upload(&session.id).await;
+        }
+        result
+    }
+
+    pub async fn cancel_upload(&self, session: &UploadSession) -> Result<(), RegistryError> {
+        if !self.meta.delete_upload(&session.id).await? {
+            return Err(RegistryError::upload_unknown());
+        }
+        if let Err(err) = self.blobs.delete_upload(&session.id).await {
+            tracing::warn!(upload = %session.id, error = %err, "could not remove staged upload parts");
+        }
+        Ok(())
+    }
+
+    /// Best-effort removal of a failed session and its staged bytes.
+    async fn discard_upload(&self, id: &str) {
+        if let Err(err) = self.meta.delete_upload(id).await {
+            tracing::warn!(upload = %id, error = %err, "could not delete upload session");
+        }
+        if let Err(err) = self.blobs.delete_upload(id).await {
+            tracing::warn!(upload = %id, error = %err, "could not remove staged upload parts");
+        }
+    }
+
+    /// Deletes sessions untouched for `max_age_secs` and their staged bytes.
+    pub async fn purge_stale_uploads(&self, max_age_secs: i64) -> Result<usize, RegistryError> {
+        let stale = self.meta.stale_uploads(now() - max_age_secs, 1000).await?;
+        for id in &stale {
+            self.discard_upload(id).await;
+        }
+        Ok(stale.len())
+    }
+}
+
+fn poisoned() -> BackendError {
+    BackendError::Other("upload progress lock poisoned".into())
+}
+
+/// Wraps a request body so every byte is hashed and counted on its way to storage, and
+/// a body longer than declared fails instead of being stored.
+fn hashing_stream(
+    body: ByteStream,
+    progress: Arc<Mutex<ChunkProgress>>,
+    expected: Option<u64>,
+) -> ByteStream {
+    body.map(move |chunk| {
+        let chunk = chunk?;
+        let mut p = progress
+            .lock()
+            .map_err(|_| std::io::Error::other("upload progress lock poisoned"))?;
+        p.received += chunk.len() as u64;
+        if expected.is_some_and(|e| p.received > e) {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                "body is longer than declared",
+            ));
+        }
+        p.hasher.update(&chunk);
+        Ok(chunk)
+    })
+    .boxed()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ChunkRange;
+
+    #[test]
+    fn parses_content_range() {
+        assert_eq!(
+            ChunkRange::parse("0-99"),
+            Some(ChunkRange { start: 0, end: 99 })
+        );
+        assert_eq!(
+            ChunkRange::parse("bytes=10-19"),
+            Some(ChunkRange { start: 10, end: 19 })
+        );
+        assert_eq!(ChunkRange::parse("5-4"), None);
+        assert_eq!(ChunkRange::parse("x-4"), None);
+        assert_eq!(ChunkRange::parse("0-9").map(|r| r.len()), Some(10));
+    }
+}
