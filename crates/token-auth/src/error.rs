@@ -32,9 +32,9 @@ pub enum AuthError {
     /// A valid token that does not grant what the request needs.
     #[error("insufficient scope")]
     InsufficientScope,
-    /// A signing key that cannot be parsed, generated or used.
-    #[error("signing key: {0}")]
-    Key(String),
+    /// A signing key that cannot be parsed, generated or used, or a failed random source.
+    #[error("crypto: {0}")]
+    Crypto(String),
     /// A configuration value that cannot work (e.g. a token lifetime under 60 s).
     #[error("invalid configuration: {0}")]
     Config(String),
@@ -60,7 +60,7 @@ impl AuthError {
             | AuthError::MissingToken
             | AuthError::InvalidToken(_)
             | AuthError::InsufficientScope => StatusCode::UNAUTHORIZED,
-            AuthError::Key(_) | AuthError::Config(_) | AuthError::Backend(_) => {
+            AuthError::Crypto(_) | AuthError::Config(_) | AuthError::Backend(_) => {
                 StatusCode::INTERNAL_SERVER_ERROR
             }
         }
@@ -76,7 +76,7 @@ impl AuthError {
             | AuthError::MissingToken
             | AuthError::InvalidToken(_)
             | AuthError::InsufficientScope => "UNAUTHORIZED",
-            AuthError::Key(_) | AuthError::Config(_) | AuthError::Backend(_) => "UNKNOWN",
+            AuthError::Crypto(_) | AuthError::Config(_) | AuthError::Backend(_) => "UNKNOWN",
         }
     }
 
@@ -90,7 +90,7 @@ impl AuthError {
             | AuthError::MissingToken
             | AuthError::InvalidToken(_)
             | AuthError::InsufficientScope => "authentication required".to_owned(),
-            AuthError::Key(_) | AuthError::Config(_) | AuthError::Backend(_) => {
+            AuthError::Crypto(_) | AuthError::Config(_) | AuthError::Backend(_) => {
                 "internal error; see the server log".to_owned()
             }
         }

@@ -37,7 +37,7 @@ impl SigningKey {
     pub fn generate() -> Result<(SigningKey, String), AuthError> {
         let document =
             EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &SystemRandom::new())
-                .map_err(|_| AuthError::Key("could not generate a P-256 key".to_owned()))?;
+                .map_err(|_| AuthError::Crypto("could not generate a P-256 key".to_owned()))?;
         let der = document.as_ref();
         let pem = encode_pem("PRIVATE KEY", der);
         Ok((SigningKey::from_der(der)?, pem))
@@ -52,15 +52,15 @@ impl SigningKey {
     /// Reads a DER-encoded PKCS#8 or SEC1 P-256 private key.
     pub fn from_der(der: &[u8]) -> Result<SigningKey, AuthError> {
         let pair = EcdsaKeyPair::from_private_key_der(&ECDSA_P256_SHA256_FIXED_SIGNING, der)
-            .map_err(|e| AuthError::Key(format!("not a usable P-256 private key: {e}")))?;
+            .map_err(|e| AuthError::Crypto(format!("not a usable P-256 private key: {e}")))?;
         // jsonwebtoken's ES256 signer wants PKCS#8, so normalise SEC1 input to it.
         let pkcs8 = pair
             .to_pkcs8v1()
-            .map_err(|_| AuthError::Key("could not serialise the key as PKCS#8".to_owned()))?;
+            .map_err(|_| AuthError::Crypto("could not serialise the key as PKCS#8".to_owned()))?;
         let spki = pair
             .public_key()
             .as_der()
-            .map_err(|_| AuthError::Key("could not serialise the public key".to_owned()))?;
+            .map_err(|_| AuthError::Crypto("could not serialise the public key".to_owned()))?;
         let verifying = VerifyingKey {
             kid: key_id(spki.as_ref()),
             spki_der: spki.as_ref().to_vec(),
@@ -87,7 +87,7 @@ impl SigningKey {
         let mut header = Header::new(Algorithm::ES256);
         header.kid = Some(self.verifying.kid.clone());
         jsonwebtoken::encode(&header, claims, &self.encoding)
-            .map_err(|e| AuthError::Key(format!("signing failed: {e}")))
+            .map_err(|e| AuthError::Crypto(format!("signing failed: {e}")))
     }
 }
 
@@ -189,10 +189,10 @@ fn private_key_der_from_pem(pem: &str) -> Result<Vec<u8>, AuthError> {
             "PRIVATE KEY" | "EC PRIVATE KEY" => {
                 return STANDARD
                     .decode(body.as_bytes())
-                    .map_err(|_| AuthError::Key(format!("{label} block is not valid base64")));
+                    .map_err(|_| AuthError::Crypto(format!("{label} block is not valid base64")));
             }
             "ENCRYPTED PRIVATE KEY" => {
-                return Err(AuthError::Key(
+                return Err(AuthError::Crypto(
                     "encrypted private keys are not supported; store the key unencrypted \
                      with restrictive file permissions"
                         .to_owned(),
@@ -201,7 +201,7 @@ fn private_key_der_from_pem(pem: &str) -> Result<Vec<u8>, AuthError> {
             _ => {}
         }
     }
-    Err(AuthError::Key(
+    Err(AuthError::Crypto(
         "no PRIVATE KEY or EC PRIVATE KEY block found".to_owned(),
     ))
 }
@@ -230,6 +230,51 @@ mod tests {
     #[test]
     fn kid_matches_the_docker_reference_key() {
         assert_eq!(key_id(&spec_spki()), SPEC_KID);
+    }
+
+    /// The reference private key (`d` above) as PKCS#8 and as SEC1.
+    const SPEC_PKCS8_PEM: &str = "-----BEGIN PRIVATE KEY-----
+MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgR7OnbfMaD5J2jl7G
+eE8ESo7CnHSBm/1N2k9IXYFrKJChRANCAASbvNSnHdv7OZUTlzKZKzrg84b1BzIS
+klpgIPzb7nj39HVN24s/LGf/BjwfqHZvFsc95TQ69cXAEED0GjnK9X5n
+-----END PRIVATE KEY-----
+";
+    const SPEC_SEC1_PEM: &str = "-----BEGIN EC PRIVATE KEY-----
+MHcCAQEEIEezp23zGg+Sdo5exnhPBEqOwpx0gZv9TdpPSF2BayiQoAoGCCqGSM49
+AwEHoUQDQgAEm7zUpx3b+zmVE5cymSs64POG9QcyEpJaYCD82+549/R1TduLPyxn
+/wY8H6h2bxbHPeU0OvXFwBBA9Bo5yvV+Zw==
+-----END EC PRIVATE KEY-----
+";
+
+    #[test]
+    fn reference_key_in_either_encoding_has_the_published_kid() {
+        assert_eq!(
+            SigningKey::from_pem(SPEC_PKCS8_PEM).unwrap().kid(),
+            SPEC_KID
+        );
+        assert_eq!(SigningKey::from_pem(SPEC_SEC1_PEM).unwrap().kid(), SPEC_KID);
+    }
+
+    /// The specification's example claims, signed with the reference key by an
+    /// independent ES256 implementation (the example signature printed in the
+    /// specification itself does not verify), pass our verification path.
+    #[test]
+    fn verifies_a_token_signed_by_another_implementation() {
+        use crate::service::TokenConfig;
+        use crate::verify::BearerVerifier;
+        const TOKEN: &str = "eyJ0eXAiOiJKV1QiLCJhbGciOiJFUzI1NiIsImtpZCI6IlBZWU86VEVXVTpWN0pIOjI2SlY6QVFUWjpMSkMzOlNYVko6WEdIQTozNEYyOjJMQVE6WlJNSzpaN1E2In0.eyJpc3MiOiJhdXRoLmRvY2tlci5jb20iLCJzdWIiOiJqbGhhd24iLCJhdWQiOiJyZWdpc3RyeS5kb2NrZXIuY29tIiwiZXhwIjoxNDE1Mzg3MzE1LCJuYmYiOjE0MTUzODcwMTUsImlhdCI6MTQxNTM4NzAxNSwianRpIjoidFlKQ08xYzZjbnl5N2tBbjBjN3JLUGdiVjFIMWJGd3MiLCJhY2Nlc3MiOlt7InR5cGUiOiJyZXBvc2l0b3J5IiwibmFtZSI6InNhbWFsYmEvbXktYXBwIiwiYWN0aW9ucyI6WyJwdXNoIl19XX0.jnaiJElGMABivZzYltUL3rBmoEbtGoME5pVcw1TJehX6exfej5P-gbgdHW4vxRAeFbIKaf9H6qBe30RgVpkZ2Q";
+        let key = SigningKey::from_pem(SPEC_PKCS8_PEM).unwrap();
+        let config = TokenConfig {
+            service: "registry.docker.com".into(),
+            issuer: "auth.docker.com".into(),
+            ..TokenConfig::default()
+        };
+        let verifier = BearerVerifier::new(key.verifying_key().clone(), &config).unwrap();
+        let claims = verifier.verify_token(TOKEN, None, 1_415_387_100).unwrap();
+        assert_eq!(claims.sub, "jlhawn");
+        assert_eq!(claims.access[0].name, "samalba/my-app");
+        // The same token once expired.
+        assert!(verifier.verify_token(TOKEN, None, 1_415_387_400).is_err());
     }
 
     #[test]
@@ -262,8 +307,9 @@ mod tests {
     #[test]
     fn pem_with_leading_parameters_block_is_read() {
         let (key, pem) = SigningKey::generate().unwrap();
-        let with_params =
-            format!("-----BEGIN EC PARAMETERS-----\nBggqhkjOPQMBBw==\n-----END EC PARAMETERS-----\n{pem}");
+        let with_params = format!(
+            "-----BEGIN EC PARAMETERS-----\nBggqhkjOPQMBBw==\n-----END EC PARAMETERS-----\n{pem}"
+        );
         assert_eq!(SigningKey::from_pem(&with_params).unwrap().kid(), key.kid());
     }
 

@@ -90,7 +90,9 @@ impl Scope {
 
     /// Parses every scope in `values`, each of which may itself be a space-separated
     /// list (the OAuth2 POST form), and merges scopes on the same resource.
-    pub fn parse_all<'a>(values: impl IntoIterator<Item = &'a str>) -> Result<Vec<Scope>, AuthError> {
+    pub fn parse_all<'a>(
+        values: impl IntoIterator<Item = &'a str>,
+    ) -> Result<Vec<Scope>, AuthError> {
         let mut scopes: Vec<Scope> = Vec::new();
         for item in values.into_iter().flat_map(|v| v.split(' ')) {
             if item.is_empty() {
@@ -233,7 +235,9 @@ mod tests {
 
     #[test]
     fn parse_all_bounds_the_number_of_scopes() {
-        let many: Vec<String> = (0..=MAX_SCOPES).map(|i| format!("repository:r{i}:pull")).collect();
+        let many: Vec<String> = (0..=MAX_SCOPES)
+            .map(|i| format!("repository:r{i}:pull"))
+            .collect();
         assert!(Scope::parse_all(many.iter().map(String::as_str)).is_err());
         assert!(Scope::parse_all(many[..MAX_SCOPES].iter().map(String::as_str)).is_ok());
     }

@@ -12,7 +12,11 @@ use crate::digest::Digest;
 use crate::error::{ErrorCode, RegistryError};
 use crate::name::RepoName;
 
-pub(super) async fn get(req: Request, repo: RepoName, digest: Digest) -> Result<Response, RegistryError> {
+pub(super) async fn get(
+    req: Request,
+    repo: RepoName,
+    digest: Digest,
+) -> Result<Response, RegistryError> {
     req.authorize(Resource::Repository(repo.clone()), Action::Pull, None)
         .await?;
     let size = req.registry.blob_size(&repo, &digest).await?;

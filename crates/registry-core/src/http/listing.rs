@@ -23,7 +23,11 @@ fn page_params(req: &Request) -> Result<(Option<u32>, Option<String>), RegistryE
             )
         })?),
     };
-    let last = req.query.get("last").filter(|l| !l.is_empty()).map(str::to_owned);
+    let last = req
+        .query
+        .get("last")
+        .filter(|l| !l.is_empty())
+        .map(str::to_owned);
     Ok((n, last))
 }
 
@@ -60,7 +64,12 @@ pub(super) async fn catalog(req: Request) -> Result<Response, RegistryError> {
     let (n, last) = page_params(&req)?;
     let page = req.registry.catalog(n, last.as_deref()).await?;
     let body = json!({ "repositories": page.items }).to_string();
-    Ok(with_link(json(StatusCode::OK, body), "/v2/_catalog", n, &page))
+    Ok(with_link(
+        json(StatusCode::OK, body),
+        "/v2/_catalog",
+        n,
+        &page,
+    ))
 }
 
 pub(super) async fn referrers(
@@ -86,13 +95,18 @@ pub(super) async fn referrers(
             if let Some(t) = &r.artifact_type {
                 d["artifactType"] = json!(t);
             }
-            if let Some(a) = r.annotations.as_deref().and_then(|a| serde_json::from_str::<serde_json::Value>(a).ok()) {
+            if let Some(a) = r
+                .annotations
+                .as_deref()
+                .and_then(|a| serde_json::from_str::<serde_json::Value>(a).ok())
+            {
                 d["annotations"] = a;
             }
             d
         })
         .collect();
-    let body = json!({ "schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": manifests }).to_string();
+    let body =
+        json!({ "schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": manifests }).to_string();
     let mut headers = vec![("content-type", OCI_INDEX.to_owned())];
     if artifact_type.is_some() {
         headers.push(("oci-filters-applied", "artifactType".to_owned()));

@@ -80,7 +80,10 @@ pub(super) async fn put(
         .put_manifest(&repo, &reference, content_type.as_deref(), body)
         .await?;
     let mut headers = vec![
-        ("location", format!("/v2/{repo}/manifests/{}", stored.digest)),
+        (
+            "location",
+            format!("/v2/{repo}/manifests/{}", stored.digest),
+        ),
         ("docker-content-digest", stored.digest.to_string()),
         ("content-length", "0".to_owned()),
     ];

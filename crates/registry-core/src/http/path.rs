@@ -51,19 +51,23 @@ pub fn parse(rest: &str) -> Option<Result<Endpoint, RegistryError>> {
     }
     if n >= 3 && segments[n - 2] == "manifests" {
         let reference = segments[n - 1];
-        return Some(name_of(n - 2).and_then(|name| {
-            parse_reference(reference).map(|r| Endpoint::Manifest(name, r))
-        }));
+        return Some(
+            name_of(n - 2)
+                .and_then(|name| parse_reference(reference).map(|r| Endpoint::Manifest(name, r))),
+        );
     }
     if n >= 3 && segments[n - 2] == "blobs" {
-        return Some(name_of(n - 2).and_then(|name| {
-            parse_digest(segments[n - 1]).map(|d| Endpoint::Blob(name, d))
-        }));
+        return Some(
+            name_of(n - 2)
+                .and_then(|name| parse_digest(segments[n - 1]).map(|d| Endpoint::Blob(name, d))),
+        );
     }
     if n >= 3 && segments[n - 2] == "referrers" {
-        return Some(name_of(n - 2).and_then(|name| {
-            parse_digest(segments[n - 1]).map(|d| Endpoint::Referrers(name, d))
-        }));
+        return Some(
+            name_of(n - 2).and_then(|name| {
+                parse_digest(segments[n - 1]).map(|d| Endpoint::Referrers(name, d))
+            }),
+        );
     }
     None
 }
@@ -102,14 +106,24 @@ mod tests {
         assert!(
             matches!(ok("a/manifests/latest"), Endpoint::Manifest(n, Reference::Tag(t)) if n.as_str() == "a" && t.as_str() == "latest")
         );
-        assert!(matches!(ok(&format!("a/manifests/{d}")), Endpoint::Manifest(_, Reference::Digest(_))));
-        assert!(matches!(ok(&format!("x/y/blobs/{d}")), Endpoint::Blob(n, _) if n.as_str() == "x/y"));
+        assert!(matches!(
+            ok(&format!("a/manifests/{d}")),
+            Endpoint::Manifest(_, Reference::Digest(_))
+        ));
+        assert!(
+            matches!(ok(&format!("x/y/blobs/{d}")), Endpoint::Blob(n, _) if n.as_str() == "x/y")
+        );
         assert!(matches!(ok("x/blobs/uploads/"), Endpoint::UploadStart(_)));
         assert!(matches!(ok("x/blobs/uploads"), Endpoint::UploadStart(_)));
         assert!(matches!(ok("x/blobs/uploads/abc"), Endpoint::Upload(_, id) if id == "abc"));
-        assert!(matches!(ok(&format!("x/referrers/{d}")), Endpoint::Referrers(_, _)));
+        assert!(matches!(
+            ok(&format!("x/referrers/{d}")),
+            Endpoint::Referrers(_, _)
+        ));
         // A repository may itself be called "blobs" or "manifests".
-        assert!(matches!(ok("blobs/manifests/v1"), Endpoint::Manifest(n, _) if n.as_str() == "blobs"));
+        assert!(
+            matches!(ok("blobs/manifests/v1"), Endpoint::Manifest(n, _) if n.as_str() == "blobs")
+        );
     }
 
     #[test]

@@ -81,7 +81,9 @@ pub(super) async fn session(
             let digest = req
                 .query
                 .get("digest")
-                .ok_or_else(|| RegistryError::digest_invalid("the digest query parameter is required"))
+                .ok_or_else(|| {
+                    RegistryError::digest_invalid("the digest query parameter is required")
+                })
                 .and_then(parse_digest)?;
             let range = chunk_range(&req)?;
             let length = req.content_length()?;

@@ -26,12 +26,12 @@ impl Registry {
     ) -> Result<StoredManifest, RegistryError> {
         let parsed = manifest::parse(&body, content_type)?;
         let digest = Digest::of(&body);
-        if let Reference::Digest(expected) = reference {
-            if expected != &digest {
-                return Err(RegistryError::digest_invalid(format!(
-                    "manifest digest {digest} does not match reference {expected}"
-                )));
-            }
+        if let Reference::Digest(expected) = reference
+            && expected != &digest
+        {
+            return Err(RegistryError::digest_invalid(format!(
+                "manifest digest {digest} does not match reference {expected}"
+            )));
         }
         let record = ManifestRecord {
             digest: digest.clone(),

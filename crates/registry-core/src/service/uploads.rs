@@ -218,9 +218,16 @@ impl Registry {
                 size: 0,
             });
         }
-        self.blobs.commit(&session.id, &session.parts, digest).await?;
+        self.blobs
+            .commit(&session.id, &session.parts, digest)
+            .await?;
         self.meta
-            .commit_blob(&session.repository, digest, session.offset, Some(&session.id))
+            .commit_blob(
+                &session.repository,
+                digest,
+                session.offset,
+                Some(&session.id),
+            )
             .await?;
         if let Err(err) = self.blobs.delete_upload(&session.id).await {
             // The blob is committed; leftover staging is only wasted space.
