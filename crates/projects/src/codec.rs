@@ -86,7 +86,10 @@ mod tests {
     #[test]
     fn integers_stay_in_bigint_range() {
         assert_eq!(to_db_int(5, "size").unwrap(), 5);
-        assert!(matches!(to_db_int(u64::MAX, "size"), Err(DbError::OutOfRange(_))));
+        assert!(matches!(
+            to_db_int(u64::MAX, "size"),
+            Err(DbError::OutOfRange(_))
+        ));
         assert!(matches!(from_db_int(-1, "size"), Err(DbError::Corrupt(_))));
     }
 }

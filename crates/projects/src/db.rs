@@ -130,9 +130,11 @@ impl Database {
                 // as pending. Running the migrator inside one IMMEDIATE transaction makes the
                 // second wait (busy timeout) and then find everything applied; the
                 // migrator's own per-migration transactions become savepoints.
+                // (`run_direct` is `run` on a connection we already hold; `run` itself
+                // trips a higher-ranked lifetime limitation that makes this future !Send.)
                 let mut conn = writer.acquire().await?;
                 let mut tx = conn.begin_with("BEGIN IMMEDIATE").await?;
-                SQLITE_MIGRATIONS.run(&mut *tx).await?;
+                SQLITE_MIGRATIONS.run_direct(&mut *tx).await?;
                 tx.commit().await?;
             }
             // Postgres: sqlx serialises concurrent migrators with an advisory lock.

@@ -7,7 +7,9 @@ use registry_core::BackendError;
 #[derive(Debug, thiserror::Error)]
 pub enum DbError {
     /// The URL names no backend this crate speaks.
-    #[error("unsupported database URL scheme in {0:?}: expected sqlite:, postgres:// or postgresql://")]
+    #[error(
+        "unsupported database URL scheme in {0:?}: expected sqlite:, postgres:// or postgresql://"
+    )]
     UnsupportedUrl(String),
     #[error("database: {0}")]
     Sqlx(#[from] sqlx::Error),
@@ -59,7 +61,9 @@ fn transient_code(code: &str) -> bool {
         // A Postgres SQLSTATE (always five characters): class 08 connection exceptions,
         // class 53 insufficient resources (too many connections, out of memory or disk),
         // 57P01-57P03 shutting down or starting up.
-        code.starts_with("08") || code.starts_with("53") || matches!(code, "57P01" | "57P02" | "57P03")
+        code.starts_with("08")
+            || code.starts_with("53")
+            || matches!(code, "57P01" | "57P02" | "57P03")
     } else {
         // SQLite's extended result code as a decimal string (at most four digits); the low
         // byte is the primary code. SQLITE_BUSY (5) and SQLITE_LOCKED (6) mean the lock

@@ -1,1 +1,20 @@
+//! Berth's metadata database, on SQLite (embedded default, one data directory, zero
+//! setup) or Postgres (production, shared by several replicas).
+//!
+//! [`Database`] implements [`registry_core::MetadataStore`] (repositories, blobs,
+//! manifests, tags, upload sessions) and owns the users and settings tables. Both
+//! backends run the same SQL and pass the same contract tests (`tests/contract.rs`).
+//! Migrations live at the workspace root in `migrations/sqlite` and
+//! `migrations/postgres` (one schema, two dialects) and are embedded in the binary.
 
+mod codec;
+mod db;
+mod error;
+mod password;
+mod registry;
+mod settings;
+mod users;
+
+pub use db::Database;
+pub use error::DbError;
+pub use users::User;

@@ -1,0 +1,286 @@
+//! Manifests, their references, and the referrers listing.
+
+use std::collections::HashSet;
+
+use registry_core::meta::{ManifestRecord, ManifestReferences, PutManifestOutcome, Referrer};
+use registry_core::{Digest, RepoName, Tag};
+
+use crate::codec::{from_db_int, now, parse_digest, parse_optional_digest, to_db_int};
+use crate::db::{Database, with_reader, with_transaction, with_writer};
+use crate::error::DbError;
+use crate::registry::repositories::{SELECT_REPOSITORY_ID, ensure_repository};
+
+/// The columns of a [`ManifestRecord`], as selected by [`SELECT_MANIFEST`].
+#[derive(sqlx::FromRow)]
+struct ManifestRow {
+    digest: String,
+    media_type: String,
+    artifact_type: Option<String>,
+    subject_digest: Option<String>,
+    config_digest: Option<String>,
+    annotations: Option<String>,
+    content: Vec<u8>,
+    created_at: i64,
+}
+
+impl ManifestRow {
+    fn into_record(self) -> Result<ManifestRecord, DbError> {
+        Ok(ManifestRecord {
+            digest: parse_digest(&self.digest)?,
+            media_type: self.media_type,
+            artifact_type: self.artifact_type,
+            subject: parse_optional_digest(self.subject_digest)?,
+            config_digest: parse_optional_digest(self.config_digest)?,
+            annotations: self.annotations,
+            content: self.content,
+            created_at: self.created_at,
+        })
+    }
+}
+
+const SELECT_MANIFEST: &str = "SELECT m.digest, m.media_type, m.artifact_type, m.subject_digest, \
+     m.config_digest, m.annotations, m.content, m.created_at";
+
+#[derive(sqlx::FromRow)]
+struct ReferrerRow {
+    digest: String,
+    media_type: String,
+    artifact_type: Option<String>,
+    size: i64,
+    annotations: Option<String>,
+}
+
+/// `digests` without repeats, first occurrence first (a manifest may list a layer twice).
+fn unique(digests: &[Digest]) -> Vec<&Digest> {
+    let mut seen = HashSet::new();
+    digests.iter().filter(|d| seen.insert(*d)).collect()
+}
+
+pub(crate) async fn put_manifest(
+    db: &Database,
+    repo: &RepoName,
+    manifest: &ManifestRecord,
+    references: &ManifestReferences,
+    tag: Option<&Tag>,
+) -> Result<PutManifestOutcome, DbError> {
+    let blobs = unique(&references.blobs);
+    let children = unique(&references.manifests);
+    let size = u64::try_from(manifest.content.len())
+        .map_err(|_| DbError::OutOfRange("manifest size".into()))
+        .and_then(|n| to_db_int(n, "manifest size"))?;
+    let now = now();
+
+    with_transaction!(db, tx => {
+        // Check first, write after: a rejected manifest leaves no trace, not even the
+        // repository. The checks run inside the write transaction so that nothing can
+        // change between them and the insert (on SQLite the transaction already holds the
+        // write lock).
+        let repository_id = sqlx::query_scalar::<_, i64>(SELECT_REPOSITORY_ID)
+            .bind(repo.as_str())
+            .fetch_optional(&mut *tx)
+            .await?;
+
+        let mut missing = Vec::new();
+        for digest in &blobs {
+            let linked = match repository_id {
+                None => false,
+                Some(id) => {
+                    sqlx::query_scalar::<_, bool>(
+                        "SELECT EXISTS (SELECT 1 FROM repository_blobs \
+                         WHERE repository_id = $1 AND digest = $2)",
+                    )
+                    .bind(id)
+                    .bind(digest.to_string())
+                    .fetch_one(&mut *tx)
+                    .await?
+                }
+            };
+            if !linked {
+                missing.push((*digest).clone());
+            }
+        }
+        if !missing.is_empty() {
+            return Ok(PutManifestOutcome::MissingBlobs(missing));
+        }
+
+        for digest in &children {
+            let present = match repository_id {
+                None => false,
+                Some(id) => {
+                    sqlx::query_scalar::<_, bool>(
+                        "SELECT EXISTS (SELECT 1 FROM manifests \
+                         WHERE repository_id = $1 AND digest = $2)",
+                    )
+                    .bind(id)
+                    .bind(digest.to_string())
+                    .fetch_one(&mut *tx)
+                    .await?
+                }
+            };
+            if !present {
+                missing.push((*digest).clone());
+            }
+        }
+        if !missing.is_empty() {
+            return Ok(PutManifestOutcome::MissingManifests(missing));
+        }
+
+        let repository_id = ensure_repository!(tx, repo.as_str(), now);
+        let digest = manifest.digest.to_string();
+        // Same digest, same bytes: a re-push keeps the first row (and its created_at).
+        sqlx::query(
+            "INSERT INTO manifests (repository_id, digest, media_type, artifact_type, \
+             subject_digest, config_digest, annotations, content, size, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
+             ON CONFLICT (repository_id, digest) DO NOTHING",
+        )
+        .bind(repository_id)
+        .bind(&digest)
+        .bind(&manifest.media_type)
+        .bind(manifest.artifact_type.as_deref())
+        .bind(manifest.subject.as_ref().map(Digest::to_string))
+        .bind(manifest.config_digest.as_ref().map(Digest::to_string))
+        .bind(manifest.annotations.as_deref())
+        .bind(&manifest.content[..])
+        .bind(size)
+        .bind(manifest.created_at)
+        .execute(&mut *tx)
+        .await?;
+        let manifest_id = sqlx::query_scalar::<_, i64>(
+            "SELECT id FROM manifests WHERE repository_id = $1 AND digest = $2",
+        )
+        .bind(repository_id)
+        .bind(&digest)
+        .fetch_one(&mut *tx)
+        .await?;
+
+        sqlx::query("DELETE FROM manifest_references WHERE manifest_id = $1")
+            .bind(manifest_id)
+            .execute(&mut *tx)
+            .await?;
+        let kinds = blobs.iter().map(|d| ("blob", d)).chain(children.iter().map(|d| ("manifest", d)));
+        for (kind, child) in kinds {
+            sqlx::query("INSERT INTO manifest_references (manifest_id, kind, digest) VALUES ($1, $2, $3)")
+                .bind(manifest_id)
+                .bind(kind)
+                .bind(child.to_string())
+                .execute(&mut *tx)
+                .await?;
+        }
+
+        if let Some(tag) = tag {
+            sqlx::query(
+                "INSERT INTO tags (repository_id, name, manifest_id, updated_at) \
+                 VALUES ($1, $2, $3, $4) ON CONFLICT (repository_id, name) \
+                 DO UPDATE SET manifest_id = excluded.manifest_id, updated_at = excluded.updated_at",
+            )
+            .bind(repository_id)
+            .bind(tag.as_str())
+            .bind(manifest_id)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        }
+
+        sqlx::query("UPDATE repositories SET updated_at = $1 WHERE id = $2")
+            .bind(now)
+            .bind(repository_id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+    });
+    Ok(PutManifestOutcome::Stored)
+}
+
+pub(crate) async fn manifest_by_digest(
+    db: &Database,
+    repo: &RepoName,
+    digest: &Digest,
+) -> Result<Option<ManifestRecord>, DbError> {
+    let sql = format!(
+        "{SELECT_MANIFEST} FROM manifests m JOIN repositories r ON r.id = m.repository_id \
+         WHERE r.name = $1 AND m.digest = $2"
+    );
+    let row = with_reader!(db, pool => {
+        sqlx::query_as::<_, ManifestRow>(&sql)
+            .bind(repo.as_str())
+            .bind(digest.to_string())
+            .fetch_optional(pool)
+            .await?
+    });
+    row.map(ManifestRow::into_record).transpose()
+}
+
+pub(crate) async fn manifest_by_tag(
+    db: &Database,
+    repo: &RepoName,
+    tag: &Tag,
+) -> Result<Option<ManifestRecord>, DbError> {
+    let sql = format!(
+        "{SELECT_MANIFEST} FROM tags t \
+         JOIN repositories r ON r.id = t.repository_id \
+         JOIN manifests m ON m.id = t.manifest_id \
+         WHERE r.name = $1 AND t.name = $2"
+    );
+    let row = with_reader!(db, pool => {
+        sqlx::query_as::<_, ManifestRow>(&sql)
+            .bind(repo.as_str())
+            .bind(tag.as_str())
+            .fetch_optional(pool)
+            .await?
+    });
+    row.map(ManifestRow::into_record).transpose()
+}
+
+/// Its tags and references go with it (ON DELETE CASCADE).
+pub(crate) async fn delete_manifest(
+    db: &Database,
+    repo: &RepoName,
+    digest: &Digest,
+) -> Result<bool, DbError> {
+    let deleted = with_writer!(db, pool => {
+        sqlx::query(
+            "DELETE FROM manifests \
+             WHERE digest = $2 AND repository_id = (SELECT id FROM repositories WHERE name = $1)",
+        )
+        .bind(repo.as_str())
+        .bind(digest.to_string())
+        .execute(pool)
+        .await?
+        .rows_affected()
+    });
+    Ok(deleted > 0)
+}
+
+pub(crate) async fn referrers(
+    db: &Database,
+    repo: &RepoName,
+    subject: &Digest,
+    artifact_type: Option<&str>,
+) -> Result<Vec<Referrer>, DbError> {
+    let rows = with_reader!(db, pool => {
+        sqlx::query_as::<_, ReferrerRow>(
+            "SELECT m.digest, m.media_type, m.artifact_type, m.size, m.annotations \
+             FROM manifests m JOIN repositories r ON r.id = m.repository_id \
+             WHERE r.name = $1 AND m.subject_digest = $2 \
+             AND ($3 IS NULL OR m.artifact_type = $3) \
+             ORDER BY m.digest",
+        )
+        .bind(repo.as_str())
+        .bind(subject.to_string())
+        .bind(artifact_type)
+        .fetch_all(pool)
+        .await?
+    });
+    rows.into_iter()
+        .map(|row| {
+            Ok(Referrer {
+                digest: parse_digest(&row.digest)?,
+                media_type: row.media_type,
+                artifact_type: row.artifact_type,
+                size: from_db_int(row.size, "manifest size")?,
+                annotations: row.annotations,
+            })
+        })
+        .collect()
+}

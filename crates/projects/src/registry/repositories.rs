@@ -1,0 +1,57 @@
+//! Repositories: created implicitly by the first upload, blob or manifest pushed to them.
+
+use registry_core::RepoName;
+
+use crate::db::{Database, with_reader};
+use crate::error::DbError;
+
+pub(crate) const INSERT_REPOSITORY: &str = "INSERT INTO repositories (name, created_at, updated_at) \
+     VALUES ($1, $2, $2) ON CONFLICT (name) DO NOTHING";
+pub(crate) const SELECT_REPOSITORY_ID: &str = "SELECT id FROM repositories WHERE name = $1";
+
+/// Inside a write transaction `$tx`: the id of repository `$name` (a `&str`), creating it
+/// if needed. Insert-or-ignore followed by a select (rather than an upsert with
+/// RETURNING) so an existing row is not rewritten on every push.
+macro_rules! ensure_repository {
+    ($tx:ident, $name:expr, $now:expr) => {{
+        sqlx::query($crate::registry::repositories::INSERT_REPOSITORY)
+            .bind($name)
+            .bind($now)
+            .execute(&mut *$tx)
+            .await?;
+        sqlx::query_scalar::<_, i64>($crate::registry::repositories::SELECT_REPOSITORY_ID)
+            .bind($name)
+            .fetch_one(&mut *$tx)
+            .await?
+    }};
+}
+pub(crate) use ensure_repository;
+
+pub(crate) async fn repository_exists(db: &Database, repo: &RepoName) -> Result<bool, DbError> {
+    let exists = with_reader!(db, pool => {
+        sqlx::query_scalar::<_, bool>("SELECT EXISTS (SELECT 1 FROM repositories WHERE name = $1)")
+            .bind(repo.as_str())
+            .fetch_one(pool)
+            .await?
+    });
+    Ok(exists)
+}
+
+pub(crate) async fn list_repositories(
+    db: &Database,
+    last: Option<&str>,
+    limit: u32,
+) -> Result<Vec<String>, DbError> {
+    // Names are never empty, so "" as `last` means "from the start". Byte order comes from
+    // the column collation (BINARY on SQLite, "C" on Postgres).
+    let names = with_reader!(db, pool => {
+        sqlx::query_scalar::<_, String>(
+            "SELECT name FROM repositories WHERE name > $1 ORDER BY name LIMIT $2",
+        )
+        .bind(last.unwrap_or(""))
+        .bind(i64::from(limit))
+        .fetch_all(pool)
+        .await?
+    });
+    Ok(names)
+}
