@@ -86,9 +86,15 @@ impl std::fmt::Debug for Config {
         f.debug_struct("Config")
             .field("listen", &self.listen)
             .field("data_dir", &self.data_dir)
-            .field("database_url", &self.database_url.as_deref().map(redact_url))
+            .field(
+                "database_url",
+                &self.database_url.as_deref().map(redact_url),
+            )
             .field("external_url", &self.external_url)
-            .field("admin_password", &self.admin_password.as_ref().map(|_| "<redacted>"))
+            .field(
+                "admin_password",
+                &self.admin_password.as_ref().map(|_| "<redacted>"),
+            )
             .field("service_name", &self.service_name)
             .field("token_ttl_secs", &self.token_ttl_secs)
             .field("s3", &self.s3)
@@ -103,7 +109,10 @@ impl std::fmt::Debug for S3Settings {
             .field("bucket", &self.bucket)
             .field("region", &self.region)
             .field("access_key", &self.access_key)
-            .field("secret_key", &self.secret_key.as_ref().map(|_| "<redacted>"))
+            .field(
+                "secret_key",
+                &self.secret_key.as_ref().map(|_| "<redacted>"),
+            )
             .field("allow_http", &self.allow_http)
             .finish()
     }
@@ -206,9 +215,9 @@ impl Config {
 
     /// The database URL, defaulting to SQLite in the data directory.
     pub fn database_url(&self) -> String {
-        self.database_url.clone().unwrap_or_else(|| {
-            format!("sqlite://{}", self.data_dir.join("berth.db").display())
-        })
+        self.database_url
+            .clone()
+            .unwrap_or_else(|| format!("sqlite://{}", self.data_dir.join("berth.db").display()))
     }
 
     /// Whether blobs go to S3 rather than the data directory.
@@ -266,6 +275,9 @@ mod tests {
         config.database_url = Some("postgres://u:secret@db/x".into());
         config.s3.secret_key = Some("s3cret".into());
         let shown = format!("{config:?}");
-        assert!(!shown.contains("secret@") && !shown.contains("s3cret"), "{shown}");
+        assert!(
+            !shown.contains("secret@") && !shown.contains("s3cret"),
+            "{shown}"
+        );
     }
 }

@@ -48,16 +48,21 @@ pub async fn serve_on(
     let started = std::time::Instant::now();
     let (app, registry) = build(&config).await?;
     spawn_upload_janitor(registry, config.upload_expiry_secs);
-    let address = listener.local_addr().context("reading the listen address")?;
+    let address = listener
+        .local_addr()
+        .context("reading the listen address")?;
     tracing::info!(
         %address,
         startup_ms = started.elapsed().as_millis() as u64,
         "berth is ready"
     );
-    axum::serve(listener, app.into_make_service_with_connect_info::<std::net::SocketAddr>())
-        .with_graceful_shutdown(shutdown)
-        .await
-        .context("serving HTTP")?;
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
+    .context("serving HTTP")?;
     tracing::info!("berth stopped");
     Ok(())
 }
@@ -86,17 +91,20 @@ pub async fn build(config: &Config) -> anyhow::Result<(Router, Registry)> {
     };
     let signing_key =
         token_auth::SigningKey::from_pem(&key_pem).context("reading the token signing key")?;
-    let tokens = Arc::new(token_auth::TokenService::new(
-        token_auth::TokenConfig {
-            service: config.service_name.clone(),
-            issuer: config.service_name.clone(),
-            external_url: config.external_url.clone(),
-            ttl: Duration::from_secs(config.token_ttl_secs),
-            ..token_auth::TokenConfig::default()
-        },
-        signing_key,
-        Arc::new(credentials::UserCredentials::new(db.clone())),
-    ));
+    let tokens = Arc::new(
+        token_auth::TokenService::new(
+            token_auth::TokenConfig {
+                service: config.service_name.clone(),
+                issuer: config.service_name.clone(),
+                external_url: config.external_url.clone(),
+                ttl: Duration::from_secs(config.token_ttl_secs),
+                ..token_auth::TokenConfig::default()
+            },
+            signing_key,
+            Arc::new(credentials::UserCredentials::new(db.clone())),
+        )
+        .context("configuring the token service")?,
+    );
 
     let meta: Arc<dyn MetadataStore> = Arc::new(db);
     let registry = Registry::new(meta.clone(), blobs.clone(), tokens.clone());
@@ -140,7 +148,9 @@ fn login_host(config: &Config) -> String {
             .trim_start_matches("http://")
             .trim_end_matches('/')
             .to_owned(),
-        None if config.listen.ip().is_unspecified() => format!("localhost:{}", config.listen.port()),
+        None if config.listen.ip().is_unspecified() => {
+            format!("localhost:{}", config.listen.port())
+        }
         None => config.listen.to_string(),
     }
 }
@@ -149,9 +159,11 @@ fn storage_config(config: &Config) -> storage::StorageConfig {
     match &config.s3.bucket {
         Some(bucket) => {
             let s3 = &config.s3;
-            let allow_http = s3
-                .allow_http
-                .unwrap_or_else(|| s3.endpoint.as_deref().is_some_and(|e| e.starts_with("http://")));
+            let allow_http = s3.allow_http.unwrap_or_else(|| {
+                s3.endpoint
+                    .as_deref()
+                    .is_some_and(|e| e.starts_with("http://"))
+            });
             storage::StorageConfig::S3(storage::S3Config {
                 endpoint: s3.endpoint.clone(),
                 bucket: bucket.clone(),

@@ -7,7 +7,11 @@ use clap::{Parser, Subcommand};
 use gateway::config::{Config, Overrides};
 
 #[derive(Parser)]
-#[command(name = "berth", version, about = "A multi-tenant OCI container registry")]
+#[command(
+    name = "berth",
+    version,
+    about = "A multi-tenant OCI container registry"
+)]
 struct Cli {
     /// TOML configuration file; BERTH_* environment variables and flags override it
     #[arg(long, short, global = true, env = "BERTH_CONFIG")]

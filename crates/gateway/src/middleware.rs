@@ -4,11 +4,11 @@
 use axum::http::{HeaderName, Request};
 use tower::ServiceBuilder;
 use tower::layer::util::{Identity, Stack};
+use tower_http::classify::{ServerErrorsAsFailures, SharedClassifier};
 use tower_http::request_id::{
     MakeRequestUuid, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
 };
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
-use tower_http::classify::{ServerErrorsAsFailures, SharedClassifier};
 use tracing::Level;
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");

@@ -24,7 +24,10 @@ pub(crate) fn blob_path(digest: &Digest) -> Path {
 
 /// The prefix holding every staged part of an upload.
 pub(crate) fn upload_prefix(upload_id: &str) -> Result<Path, BackendError> {
-    Ok(Path::from_iter([UPLOADS, safe_segment("upload id", upload_id)?]))
+    Ok(Path::from_iter([
+        UPLOADS,
+        safe_segment("upload id", upload_id)?,
+    ]))
 }
 
 /// The key of one staged part.
@@ -81,7 +84,17 @@ mod tests {
     #[test]
     fn unsafe_ids_are_rejected() {
         let long = "a".repeat(MAX_ID_LEN + 1);
-        for bad in ["", "..", "a/b", "a.b", "a#0", "a b", "ü", "%2F", long.as_str()] {
+        for bad in [
+            "",
+            "..",
+            "a/b",
+            "a.b",
+            "a#0",
+            "a b",
+            "ü",
+            "%2F",
+            long.as_str(),
+        ] {
             assert!(
                 matches!(upload_prefix(bad), Err(BackendError::Other(_))),
                 "upload id {bad:?} accepted"

@@ -1,0 +1,804 @@
+//! Contract tests of the blob store on the memory and filesystem backends.
+//!
+//! Every scenario is an `async fn(&Fixture)`; `backend_tests!` runs each one on both
+//! backends. Writes use tiny multipart chunks so that even small bodies span several
+//! parts and the chunking, concatenation and abort paths all run.
+
+use std::path::{Path as FsPath, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures::stream::BoxStream;
+use futures::{StreamExt, TryStreamExt, stream};
+use object_store::local::LocalFileSystem;
+use object_store::memory::InMemory;
+use object_store::path::Path;
+use object_store::{
+    CopyOptions, GetOptions, GetResult, ListResult, MultipartUpload, ObjectMeta, ObjectStore,
+    ObjectStoreExt, PutMultipartOptions, PutOptions, PutPayload, PutResult, UploadPart,
+};
+use registry_core::blobs::StagedPart;
+use registry_core::{BackendError, BlobStore, ByteStream, Digest};
+use sha2::{Digest as _, Sha256};
+use tempfile::TempDir;
+
+use crate::config::{S3Config, StorageConfig};
+use crate::store::ObjectBlobStore;
+use crate::writer::WriteTuning;
+use crate::{StorageError, open};
+
+const TINY: WriteTuning = WriteTuning {
+    chunk_size: 1000,
+    max_in_flight: 2,
+};
+
+struct Fixture {
+    blobs: ObjectBlobStore,
+    /// The same backend, for looking behind the store's back.
+    raw: Arc<dyn ObjectStore>,
+    /// Filesystem backend only: the root, for checks object_store listings cannot make.
+    root: Option<PathBuf>,
+    _dir: Option<TempDir>,
+}
+
+async fn memory() -> Fixture {
+    let raw: Arc<dyn ObjectStore> = Arc::new(InMemory::new());
+    Fixture {
+        blobs: ObjectBlobStore::new(raw.clone()).with_tuning(TINY),
+        raw,
+        root: None,
+        _dir: None,
+    }
+}
+
+async fn filesystem() -> Fixture {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().canonicalize().unwrap();
+    let local = LocalFileSystem::new_with_prefix(&root)
+        .unwrap()
+        .with_automatic_cleanup(true);
+    let raw: Arc<dyn ObjectStore> = Arc::new(local);
+    Fixture {
+        blobs: ObjectBlobStore::filesystem(raw.clone(), root.clone()).with_tuning(TINY),
+        raw,
+        root: Some(root),
+        _dir: Some(dir),
+    }
+}
+
+fn body(chunks: &[&[u8]]) -> ByteStream {
+    let owned: Vec<Result<Bytes, std::io::Error>> = chunks
+        .iter()
+        .map(|c| Ok(Bytes::copy_from_slice(c)))
+        .collect();
+    stream::iter(owned).boxed()
+}
+
+/// Deterministic, non-repeating-looking test content.
+fn pattern(len: usize, seed: u8) -> Vec<u8> {
+    (0..len)
+        .map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed) ^ (i >> 8) as u8)
+        .collect()
+}
+
+fn digest_of(bytes: &[u8]) -> Digest {
+    Digest::from_sha256(&Sha256::digest(bytes))
+}
+
+fn upload_id() -> String {
+    uuid::Uuid::new_v4().to_string()
+}
+
+async fn collect(stream: ByteStream) -> Vec<u8> {
+    stream
+        .try_fold(Vec::new(), |mut all, chunk| async move {
+            all.extend_from_slice(&chunk);
+            Ok(all)
+        })
+        .await
+        .unwrap()
+}
+
+async fn stage(fx: &Fixture, upload: &str, part: &str, data: &[u8]) -> StagedPart {
+    // Split the body into uneven pieces, as a network would.
+    let pieces: Vec<&[u8]> = data.chunks(777).collect();
+    let written = fx
+        .blobs
+        .write_part(upload, part, body(&pieces))
+        .await
+        .unwrap();
+    assert_eq!(written, data.len() as u64);
+    StagedPart {
+        id: part.to_owned(),
+        size: written,
+    }
+}
+
+async fn keys_under(fx: &Fixture, prefix: &str) -> Vec<String> {
+    let prefix = Path::from(prefix);
+    let mut keys: Vec<String> = fx
+        .raw
+        .list(Some(&prefix))
+        .map_ok(|meta| meta.location.to_string())
+        .try_collect()
+        .await
+        .unwrap();
+    keys.sort();
+    keys
+}
+
+/// Every file below `dir`, including the hidden `#` staging files of the filesystem
+/// backend that object_store listings skip.
+fn files_below(dir: &FsPath) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    let mut pending = vec![dir.to_owned()];
+    while let Some(dir) = pending.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for entry in entries {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                pending.push(path);
+            } else {
+                found.push(path);
+            }
+        }
+    }
+    found
+}
+
+/// Asserts that nothing of `upload` remains: no listed object, and on the filesystem no
+/// file at all (not even a half-written staging file) and no directory.
+async fn assert_upload_gone(fx: &Fixture, upload: &str) {
+    let prefix = format!("_uploads/{upload}");
+    assert_eq!(keys_under(fx, &prefix).await, Vec::<String>::new());
+    if let Some(root) = &fx.root {
+        let dir = root.join("_uploads").join(upload);
+        assert_eq!(files_below(&dir), Vec::<PathBuf>::new());
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+
+async fn write_part_stages_under_the_upload(fx: &Fixture) {
+    let upload = upload_id();
+    let data = pattern(2500, 1);
+    stage(fx, &upload, "p1", &data).await;
+    assert_eq!(
+        keys_under(fx, "_uploads").await,
+        vec![format!("_uploads/{upload}/p1")]
+    );
+    let stored = fx
+        .raw
+        .get(&Path::from(format!("_uploads/{upload}/p1")))
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    assert_eq!(stored.as_ref(), data.as_slice());
+}
+
+async fn commit_single_part(fx: &Fixture) {
+    let upload = upload_id();
+    let data = pattern(4321, 2);
+    let digest = digest_of(&data);
+    let part = stage(fx, &upload, "only", &data).await;
+
+    assert_eq!(fx.blobs.blob_size(&digest).await.unwrap(), None);
+    fx.blobs.commit(&upload, &[part], &digest).await.unwrap();
+    fx.blobs.delete_upload(&upload).await.unwrap();
+
+    assert_eq!(fx.blobs.blob_size(&digest).await.unwrap(), Some(4321));
+    assert_eq!(
+        collect(fx.blobs.read(&digest, None).await.unwrap()).await,
+        data
+    );
+    let hex = digest.hex();
+    assert_eq!(
+        keys_under(fx, "blobs").await,
+        vec![format!("blobs/sha256/{}/{hex}", &hex[..2])]
+    );
+    assert_upload_gone(fx, &upload).await;
+    if let Some(root) = &fx.root {
+        let on_disk = root.join("blobs/sha256").join(&hex[..2]).join(hex);
+        assert_eq!(std::fs::read(on_disk).unwrap(), data);
+    }
+}
+
+async fn commit_several_parts_concatenates(fx: &Fixture) {
+    let upload = upload_id();
+    let pieces = [
+        pattern(2999, 3),
+        pattern(1, 4),
+        pattern(1000, 5),
+        pattern(4001, 6),
+    ];
+    let whole: Vec<u8> = pieces.concat();
+    let digest = digest_of(&whole);
+    let mut parts = Vec::new();
+    for (i, piece) in pieces.iter().enumerate() {
+        parts.push(stage(fx, &upload, &format!("part-{i}"), piece).await);
+    }
+
+    fx.blobs.commit(&upload, &parts, &digest).await.unwrap();
+    fx.blobs.delete_upload(&upload).await.unwrap();
+
+    assert_eq!(
+        fx.blobs.blob_size(&digest).await.unwrap(),
+        Some(whole.len() as u64)
+    );
+    let read = collect(fx.blobs.read(&digest, None).await.unwrap()).await;
+    assert_eq!(digest_of(&read), digest);
+    assert_upload_gone(fx, &upload).await;
+}
+
+async fn empty_blob_from_no_parts_or_an_empty_part(fx: &Fixture) {
+    let digest = digest_of(b"");
+    fx.blobs.commit(&upload_id(), &[], &digest).await.unwrap();
+    assert_eq!(fx.blobs.blob_size(&digest).await.unwrap(), Some(0));
+    fx.blobs.delete_blob(&digest).await.unwrap();
+
+    // The core stages one zero-length part for an empty blob.
+    let upload = upload_id();
+    let part = stage(fx, &upload, "empty", b"").await;
+    assert_eq!(part.size, 0);
+    fx.blobs.commit(&upload, &[part], &digest).await.unwrap();
+    assert_eq!(fx.blobs.blob_size(&digest).await.unwrap(), Some(0));
+    assert!(
+        collect(fx.blobs.read(&digest, None).await.unwrap())
+            .await
+            .is_empty()
+    );
+}
+
+async fn commit_of_an_existing_blob_is_a_no_op(fx: &Fixture) {
+    let data = pattern(1500, 7);
+    let digest = digest_of(&data);
+    let first = upload_id();
+    let part = stage(fx, &first, "a", &data).await;
+    fx.blobs.commit(&first, &[part], &digest).await.unwrap();
+
+    // Parts that do not even exist: the existing blob wins without touching them.
+    let ghost = StagedPart {
+        id: "ghost".into(),
+        size: 3,
+    };
+    fx.blobs
+        .commit(&upload_id(), &[ghost], &digest)
+        .await
+        .unwrap();
+    assert_eq!(
+        collect(fx.blobs.read(&digest, None).await.unwrap()).await,
+        data
+    );
+}
+
+async fn commit_with_a_missing_part_fails_and_publishes_nothing(fx: &Fixture) {
+    let upload = upload_id();
+    let data = pattern(1200, 8);
+    let present = stage(fx, &upload, "present", &data).await;
+    let missing = StagedPart {
+        id: "missing".into(),
+        size: 10,
+    };
+    let digest = digest_of(b"never");
+
+    let single = fx
+        .blobs
+        .commit(&upload, std::slice::from_ref(&missing), &digest)
+        .await;
+    assert!(
+        matches!(single, Err(BackendError::NotFound(_))),
+        "{single:?}"
+    );
+    let several = fx.blobs.commit(&upload, &[present, missing], &digest).await;
+    assert!(
+        matches!(several, Err(BackendError::NotFound(_))),
+        "{several:?}"
+    );
+    assert_eq!(fx.blobs.blob_size(&digest).await.unwrap(), None);
+    assert_eq!(keys_under(fx, "blobs").await, Vec::<String>::new());
+}
+
+async fn commit_refuses_parts_of_another_size(fx: &Fixture) {
+    let upload = upload_id();
+    let a = stage(fx, &upload, "a", &pattern(1500, 9)).await;
+    let mut b = stage(fx, &upload, "b", &pattern(500, 10)).await;
+    b.size += 1;
+    let digest = digest_of(b"whatever");
+    let result = fx.blobs.commit(&upload, &[a, b], &digest).await;
+    assert!(matches!(result, Err(BackendError::Other(_))), "{result:?}");
+    assert_eq!(fx.blobs.blob_size(&digest).await.unwrap(), None);
+}
+
+async fn range_reads(fx: &Fixture) {
+    let upload = upload_id();
+    let first = pattern(3000, 11);
+    let second = pattern(2000, 12);
+    let whole = [first.clone(), second.clone()].concat();
+    let digest = digest_of(&whole);
+    let parts = vec![
+        stage(fx, &upload, "one", &first).await,
+        stage(fx, &upload, "two", &second).await,
+    ];
+    fx.blobs.commit(&upload, &parts, &digest).await.unwrap();
+
+    let read = |start: u64, end: u64| {
+        let blobs = &fx.blobs;
+        let digest = digest.clone();
+        async move { collect(blobs.read(&digest, Some(start..end)).await.unwrap()).await }
+    };
+    assert_eq!(read(0, 10).await, &whole[..10]);
+    // Across the boundary between the two staged parts, and across write chunks.
+    assert_eq!(read(2990, 3010).await, &whole[2990..3010]);
+    assert_eq!(read(999, 4001).await, &whole[999..4001]);
+    assert_eq!(read(4990, 5000).await, &whole[4990..]);
+    // Past the end is clamped, as in HTTP.
+    assert_eq!(read(4990, 9999).await, &whole[4990..]);
+    assert!(read(17, 17).await.is_empty());
+
+    let beyond = fx.blobs.read(&digest, Some(5000..5010)).await;
+    assert!(matches!(beyond, Err(BackendError::Other(_))));
+    #[allow(clippy::reversed_empty_ranges)]
+    let inverted = fx.blobs.read(&digest, Some(10..5)).await;
+    assert!(matches!(inverted, Err(BackendError::Other(_))));
+}
+
+async fn missing_blobs(fx: &Fixture) {
+    let digest = digest_of(b"absent");
+    assert_eq!(fx.blobs.blob_size(&digest).await.unwrap(), None);
+    assert!(matches!(
+        fx.blobs.read(&digest, None).await,
+        Err(BackendError::NotFound(_))
+    ));
+    assert!(matches!(
+        fx.blobs.read(&digest, Some(0..1)).await,
+        Err(BackendError::NotFound(_))
+    ));
+    assert!(matches!(
+        fx.blobs.read(&digest, Some(0..0)).await,
+        Err(BackendError::NotFound(_))
+    ));
+}
+
+async fn delete_blob_is_idempotent(fx: &Fixture) {
+    let data = pattern(100, 13);
+    let digest = digest_of(&data);
+    let upload = upload_id();
+    let part = stage(fx, &upload, "x", &data).await;
+    fx.blobs.commit(&upload, &[part], &digest).await.unwrap();
+
+    fx.blobs.delete_blob(&digest).await.unwrap();
+    assert_eq!(fx.blobs.blob_size(&digest).await.unwrap(), None);
+    fx.blobs.delete_blob(&digest).await.unwrap();
+    fx.blobs
+        .delete_blob(&digest_of(b"never stored"))
+        .await
+        .unwrap();
+}
+
+async fn delete_upload_removes_only_that_upload(fx: &Fixture) {
+    // "ab" is a string prefix of "abc": the listing must respect segment boundaries.
+    for part in ["p1", "p2", "p3"] {
+        stage(fx, "ab", part, &pattern(1100, 14)).await;
+    }
+    stage(fx, "abc", "keep", b"other upload").await;
+
+    fx.blobs.delete_upload("ab").await.unwrap();
+    assert_upload_gone(fx, "ab").await;
+    assert_eq!(keys_under(fx, "_uploads").await, vec!["_uploads/abc/keep"]);
+    if let Some(root) = &fx.root {
+        assert!(!root.join("_uploads/ab").exists());
+    }
+
+    fx.blobs.delete_upload("ab").await.unwrap();
+    fx.blobs.delete_upload("never-started").await.unwrap();
+}
+
+/// A body that yields `good` bytes in small pieces, then fails like a dropped connection.
+fn failing_body(good: usize) -> ByteStream {
+    let data = Bytes::from(pattern(good, 15));
+    let pieces: Vec<Result<Bytes, std::io::Error>> = (0..good)
+        .step_by(300)
+        .map(|start| Ok(data.slice(start..(start + 300).min(good))))
+        .chain([Err(std::io::Error::new(
+            std::io::ErrorKind::ConnectionReset,
+            "client hung up",
+        ))])
+        .collect();
+    stream::iter(pieces).boxed()
+}
+
+async fn failing_body_aborts_and_leaves_nothing(fx: &Fixture) {
+    for good in [0, 10, 4500] {
+        let upload = upload_id();
+        let result = fx.blobs.write_part(&upload, "p", failing_body(good)).await;
+        assert!(
+            matches!(&result, Err(BackendError::Body(m)) if m.contains("hung up")),
+            "{result:?}"
+        );
+        // object_store's filesystem abort removes its staging file on a blocking thread.
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert_upload_gone(fx, &upload).await;
+        fx.blobs.delete_upload(&upload).await.unwrap();
+        if let Some(root) = &fx.root {
+            assert!(!root.join("_uploads").join(&upload).exists());
+        }
+    }
+}
+
+async fn cancelled_write_leaves_nothing(fx: &Fixture) {
+    let upload = upload_id();
+    // Some data, then a client that stalls forever.
+    let stalled = stream::iter(vec![Ok(Bytes::from(pattern(5000, 16)))])
+        .chain(stream::pending())
+        .boxed();
+    let write = fx.blobs.write_part(&upload, "p", stalled);
+    assert!(
+        tokio::time::timeout(Duration::from_millis(200), write)
+            .await
+            .is_err()
+    );
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_upload_gone(fx, &upload).await;
+}
+
+async fn invalid_ids_are_rejected(fx: &Fixture) {
+    let digest = digest_of(b"x");
+    for bad in ["", "../etc", "a/b", "a.b", "a#1", "sp ace"] {
+        let write = fx.blobs.write_part(bad, "p", body(&[b"x"])).await;
+        assert!(matches!(write, Err(BackendError::Other(_))), "{bad:?}");
+        let write = fx.blobs.write_part("u", bad, body(&[b"x"])).await;
+        assert!(matches!(write, Err(BackendError::Other(_))), "{bad:?}");
+        let part = StagedPart {
+            id: bad.to_owned(),
+            size: 1,
+        };
+        let commit = fx.blobs.commit("u", &[part], &digest).await;
+        assert!(matches!(commit, Err(BackendError::Other(_))), "{bad:?}");
+        let commit = fx.blobs.commit(bad, &[], &digest).await;
+        assert!(matches!(commit, Err(BackendError::Other(_))), "{bad:?}");
+        let delete = fx.blobs.delete_upload(bad).await;
+        assert!(matches!(delete, Err(BackendError::Other(_))), "{bad:?}");
+    }
+    assert_eq!(keys_under(fx, "").await.len(), 0);
+}
+
+async fn ping_answers(fx: &Fixture) {
+    fx.blobs.ping().await.unwrap();
+}
+
+macro_rules! backend_tests {
+    ($($scenario:ident),* $(,)?) => {
+        mod memory_backend {
+            $(
+                #[tokio::test]
+                async fn $scenario() {
+                    super::$scenario(&super::memory().await).await;
+                }
+            )*
+        }
+        mod filesystem_backend {
+            $(
+                #[tokio::test]
+                async fn $scenario() {
+                    super::$scenario(&super::filesystem().await).await;
+                }
+            )*
+        }
+    };
+}
+
+backend_tests!(
+    write_part_stages_under_the_upload,
+    commit_single_part,
+    commit_several_parts_concatenates,
+    empty_blob_from_no_parts_or_an_empty_part,
+    commit_of_an_existing_blob_is_a_no_op,
+    commit_with_a_missing_part_fails_and_publishes_nothing,
+    commit_refuses_parts_of_another_size,
+    range_reads,
+    missing_blobs,
+    delete_blob_is_idempotent,
+    delete_upload_removes_only_that_upload,
+    failing_body_aborts_and_leaves_nothing,
+    cancelled_write_leaves_nothing,
+    invalid_ids_are_rejected,
+    ping_answers,
+);
+
+// --- abort bookkeeping ------------------------------------------------------------------
+
+/// Wraps the memory store and records what happens to multipart uploads, because an
+/// upload that was neither completed nor aborted is invisible in listings (on S3 it would
+/// linger, and cost money, until a lifecycle rule removes it).
+#[derive(Debug, Default)]
+struct Recording {
+    inner: InMemory,
+    started: AtomicUsize,
+    completed: Arc<AtomicUsize>,
+    aborted: Arc<AtomicUsize>,
+}
+
+impl std::fmt::Display for Recording {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Recording({})", self.inner)
+    }
+}
+
+#[derive(Debug)]
+struct RecordedUpload {
+    inner: Box<dyn MultipartUpload>,
+    completed: Arc<AtomicUsize>,
+    aborted: Arc<AtomicUsize>,
+}
+
+#[async_trait::async_trait]
+impl MultipartUpload for RecordedUpload {
+    fn put_part(&mut self, data: PutPayload) -> UploadPart {
+        self.inner.put_part(data)
+    }
+
+    async fn complete(&mut self) -> object_store::Result<PutResult> {
+        self.completed.fetch_add(1, Ordering::SeqCst);
+        self.inner.complete().await
+    }
+
+    async fn abort(&mut self) -> object_store::Result<()> {
+        self.aborted.fetch_add(1, Ordering::SeqCst);
+        self.inner.abort().await
+    }
+}
+
+#[async_trait::async_trait]
+impl ObjectStore for Recording {
+    async fn put_opts(
+        &self,
+        location: &Path,
+        payload: PutPayload,
+        opts: PutOptions,
+    ) -> object_store::Result<PutResult> {
+        self.inner.put_opts(location, payload, opts).await
+    }
+
+    async fn put_multipart_opts(
+        &self,
+        location: &Path,
+        opts: PutMultipartOptions,
+    ) -> object_store::Result<Box<dyn MultipartUpload>> {
+        self.started.fetch_add(1, Ordering::SeqCst);
+        Ok(Box::new(RecordedUpload {
+            inner: self.inner.put_multipart_opts(location, opts).await?,
+            completed: self.completed.clone(),
+            aborted: self.aborted.clone(),
+        }))
+    }
+
+    async fn get_opts(
+        &self,
+        location: &Path,
+        options: GetOptions,
+    ) -> object_store::Result<GetResult> {
+        self.inner.get_opts(location, options).await
+    }
+
+    fn delete_stream(
+        &self,
+        locations: BoxStream<'static, object_store::Result<Path>>,
+    ) -> BoxStream<'static, object_store::Result<Path>> {
+        self.inner.delete_stream(locations)
+    }
+
+    fn list(&self, prefix: Option<&Path>) -> BoxStream<'static, object_store::Result<ObjectMeta>> {
+        self.inner.list(prefix)
+    }
+
+    async fn list_with_delimiter(&self, prefix: Option<&Path>) -> object_store::Result<ListResult> {
+        self.inner.list_with_delimiter(prefix).await
+    }
+
+    async fn copy_opts(
+        &self,
+        from: &Path,
+        to: &Path,
+        options: CopyOptions,
+    ) -> object_store::Result<()> {
+        self.inner.copy_opts(from, to, options).await
+    }
+}
+
+fn recording() -> (Arc<Recording>, ObjectBlobStore) {
+    let recording = Arc::new(Recording::default());
+    let blobs = ObjectBlobStore::new(recording.clone()).with_tuning(TINY);
+    (recording, blobs)
+}
+
+#[tokio::test]
+async fn every_multipart_upload_is_completed_or_aborted() {
+    let (rec, blobs) = recording();
+    let upload = upload_id();
+    let a = blobs
+        .write_part(&upload, "a", body(&[&pattern(2500, 20)]))
+        .await
+        .unwrap();
+    let b = blobs
+        .write_part(&upload, "b", body(&[&pattern(10, 21)]))
+        .await
+        .unwrap();
+    let failed = blobs.write_part(&upload, "c", failing_body(2000)).await;
+    assert!(matches!(failed, Err(BackendError::Body(_))));
+    let parts = [
+        StagedPart {
+            id: "a".into(),
+            size: a,
+        },
+        StagedPart {
+            id: "b".into(),
+            size: b,
+        },
+    ];
+    let whole = [pattern(2500, 20), pattern(10, 21)].concat();
+    blobs
+        .commit(&upload, &parts, &digest_of(&whole))
+        .await
+        .unwrap();
+    // A concatenation that finds a part of the wrong size must not publish a blob.
+    let wrong = [
+        StagedPart {
+            id: "a".into(),
+            size: a + 1,
+        },
+        parts[1].clone(),
+    ];
+    assert!(
+        blobs
+            .commit(&upload, &wrong, &digest_of(b"x"))
+            .await
+            .is_err()
+    );
+
+    assert_eq!(rec.started.load(Ordering::SeqCst), 5);
+    assert_eq!(rec.completed.load(Ordering::SeqCst), 3);
+    assert_eq!(rec.aborted.load(Ordering::SeqCst), 2);
+}
+
+#[tokio::test]
+async fn a_cancelled_write_is_aborted() {
+    let (rec, blobs) = recording();
+    let stalled = stream::iter(vec![Ok(Bytes::from(pattern(5000, 22)))])
+        .chain(stream::pending())
+        .boxed();
+    let write = blobs.write_part("u", "p", stalled);
+    assert!(
+        tokio::time::timeout(Duration::from_millis(100), write)
+            .await
+            .is_err()
+    );
+    // The abort runs on a spawned task; give it a moment.
+    for _ in 0..100 {
+        if rec.aborted.load(Ordering::SeqCst) == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(rec.started.load(Ordering::SeqCst), 1);
+    assert_eq!(rec.aborted.load(Ordering::SeqCst), 1);
+    assert_eq!(rec.completed.load(Ordering::SeqCst), 0);
+}
+
+// --- open() and backend-specific behaviour ----------------------------------------------
+
+#[tokio::test]
+async fn open_filesystem_creates_the_root_and_works_end_to_end() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("nested/data/blobs");
+    let blobs = open(&StorageConfig::Filesystem { root: root.clone() })
+        .await
+        .unwrap();
+    assert!(root.is_dir());
+    blobs.ping().await.unwrap();
+
+    let data = pattern(20_000, 17);
+    let digest = digest_of(&data);
+    let written = blobs.write_part("u1", "p1", body(&[&data])).await.unwrap();
+    let part = StagedPart {
+        id: "p1".into(),
+        size: written,
+    };
+    blobs.commit("u1", &[part], &digest).await.unwrap();
+    blobs.delete_upload("u1").await.unwrap();
+    assert_eq!(
+        collect(blobs.read(&digest, None).await.unwrap()).await,
+        data
+    );
+    assert!(!root.join("_uploads/u1").exists());
+    assert!(!root.join("_uploads").exists());
+}
+
+#[tokio::test]
+async fn open_filesystem_fails_when_the_root_cannot_be_created() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("a-file");
+    std::fs::write(&file, b"not a directory").unwrap();
+    let result = open(&StorageConfig::Filesystem {
+        root: file.join("sub"),
+    })
+    .await;
+    assert!(matches!(result, Err(StorageError::CreateRoot { .. })));
+}
+
+#[tokio::test]
+async fn filesystem_ping_notices_a_vanished_root() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("blobs");
+    let blobs = open(&StorageConfig::Filesystem { root: root.clone() })
+        .await
+        .unwrap();
+    std::fs::remove_dir(&root).unwrap();
+    assert!(blobs.ping().await.is_err());
+}
+
+#[tokio::test]
+async fn open_memory() {
+    let blobs = open(&StorageConfig::Memory).await.unwrap();
+    blobs.ping().await.unwrap();
+}
+
+fn s3_config(port: u16) -> S3Config {
+    S3Config {
+        endpoint: Some(format!("http://127.0.0.1:{port}")),
+        bucket: "berth".into(),
+        region: "us-east-1".into(),
+        access_key: Some("key".into()),
+        secret_key: Some("secret".into()),
+        allow_http: true,
+        virtual_hosted_style: false,
+    }
+}
+
+#[tokio::test]
+async fn s3_config_is_checked_when_opening() {
+    let half = S3Config {
+        secret_key: None,
+        ..s3_config(9)
+    };
+    assert!(matches!(
+        open(&StorageConfig::S3(half)).await,
+        Err(StorageError::Config(_))
+    ));
+    let no_bucket = S3Config {
+        bucket: String::new(),
+        ..s3_config(9)
+    };
+    assert!(matches!(
+        open(&StorageConfig::S3(no_bucket)).await,
+        Err(StorageError::Config(_))
+    ));
+    let https_only = S3Config {
+        allow_http: false,
+        ..s3_config(9)
+    };
+    let store = open(&StorageConfig::S3(https_only)).await.unwrap();
+    assert!(store.ping().await.is_err());
+}
+
+#[tokio::test]
+async fn s3_that_refuses_connections_is_unavailable() {
+    // Bind and drop a listener to find a port nothing listens on.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    // Opening does not contact the server, so start-up survives a store that is down.
+    let store = open(&StorageConfig::S3(s3_config(port))).await.unwrap();
+    let result = store.ping().await;
+    assert!(
+        matches!(result, Err(BackendError::Unavailable(_))),
+        "{result:?}"
+    );
+}
