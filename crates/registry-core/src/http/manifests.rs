@@ -18,7 +18,15 @@ pub(super) async fn get(
     req.authorize(Resource::Repository(repo.clone()), Action::Pull, None)
         .await?;
     let manifest = req.registry.get_manifest(&repo, &reference).await?;
-    if !acceptable(req.header(header::ACCEPT), &manifest.media_type) {
+    // Clients (Go's net/http among them) may send several Accept headers: join them all.
+    let accept: Vec<&str> = req
+        .headers
+        .get_all(header::ACCEPT)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .collect();
+    let accept = (!accept.is_empty()).then(|| accept.join(","));
+    if !acceptable(accept.as_deref(), &manifest.media_type) {
         return Err(RegistryError::new(
             ErrorCode::ManifestUnknown,
             StatusCode::NOT_FOUND,
