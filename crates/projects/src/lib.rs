@@ -7,6 +7,8 @@
 //! Migrations live at the workspace root in `migrations/sqlite` and
 //! `migrations/postgres` (one schema, two dialects) and are embedded in the binary.
 
+mod access;
+mod audit;
 mod codec;
 mod db;
 mod error;
@@ -15,6 +17,7 @@ mod registry;
 mod settings;
 mod users;
 
+pub use audit::NewAuditEntry;
 pub use db::Database;
 pub use error::DbError;
 pub use users::User;
