@@ -1,6 +1,9 @@
-//! Connects the token service's credential check to the users table.
+//! Connects the token service's credential check to the users table. Robot accounts
+//! are checked by `token_auth::RobotVerifier`; `token_auth::Accounts` routes each name
+//! to the right one.
 
 use async_trait::async_trait;
+use token_auth::rbac::UserAccount;
 use token_auth::{AuthError, CredentialVerifier, Identity};
 
 pub struct UserCredentials {
@@ -21,9 +24,12 @@ impl CredentialVerifier for UserCredentials {
             .verify_password(username, password)
             .await
             .map_err(AuthError::backend)?;
-        Ok(user.map(|u| Identity {
-            username: u.username,
-            is_admin: u.is_admin,
+        Ok(user.map(|u| {
+            Identity::User(UserAccount {
+                id: u.id,
+                username: u.username,
+                sysadmin: u.is_admin,
+            })
         }))
     }
 }

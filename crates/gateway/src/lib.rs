@@ -21,6 +21,8 @@ use config::Config;
 pub const ADMIN_USERNAME: &str = "admin";
 /// Settings key under which the token signing key is shared by every replica.
 const SIGNING_KEY_SETTING: &str = "token_signing_key_pem";
+/// Settings key of the HMAC key robot secrets are stored under (same on every replica).
+const ROBOT_KEY_SETTING: &str = "robot_secret_key";
 
 /// Applies migrations and exits (`berth migrate`).
 pub async fn migrate(config: &Config) -> anyhow::Result<()> {
@@ -91,6 +93,18 @@ pub async fn build(config: &Config) -> anyhow::Result<(Router, Registry)> {
     };
     let signing_key =
         token_auth::SigningKey::from_pem(&key_pem).context("reading the token signing key")?;
+    let robot_key = db
+        .get_or_create_setting(ROBOT_KEY_SETTING, &token_auth::generate_robot_key())
+        .await
+        .context("loading the robot secret key")?;
+    let directory: Arc<dyn token_auth::rbac::AccessDirectory> = Arc::new(db.clone());
+    let accounts = token_auth::Accounts::new(
+        Arc::new(credentials::UserCredentials::new(db.clone())),
+        Arc::new(token_auth::RobotVerifier::new(
+            directory.clone(),
+            robot_key.as_bytes(),
+        )),
+    );
     let tokens = Arc::new(
         token_auth::TokenService::new(
             token_auth::TokenConfig {
@@ -101,7 +115,8 @@ pub async fn build(config: &Config) -> anyhow::Result<(Router, Registry)> {
                 ..token_auth::TokenConfig::default()
             },
             signing_key,
-            Arc::new(credentials::UserCredentials::new(db.clone())),
+            Arc::new(accounts),
+            directory,
         )
         .context("configuring the token service")?,
     );

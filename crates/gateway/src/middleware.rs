@@ -1,9 +1,13 @@
 //! The layer stack around every route, outermost first: request id (generated unless the
-//! client sent one), tracing span carrying it, and the id echoed in the response.
+//! client sent one), tracing span carrying it, the id echoed in the response, and a last
+//! line of defence that turns a handler panic into a logged 500 instead of a dropped
+//! connection (handlers are written not to panic; this keeps one bug from taking a
+//! client's whole push down with a reset).
 
 use axum::http::{HeaderName, Request};
 use tower::ServiceBuilder;
 use tower::layer::util::{Identity, Stack};
+use tower_http::catch_panic::{CatchPanicLayer, DefaultResponseForPanic};
 use tower_http::classify::{ServerErrorsAsFailures, SharedClassifier};
 use tower_http::request_id::{
     MakeRequestUuid, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
@@ -32,10 +36,13 @@ type Span = fn(&Request<axum::body::Body>) -> tracing::Span;
 #[allow(clippy::type_complexity)]
 pub fn stack() -> ServiceBuilder<
     Stack<
-        PropagateRequestIdLayer,
+        CatchPanicLayer<DefaultResponseForPanic>,
         Stack<
-            TraceLayer<SharedClassifier<ServerErrorsAsFailures>, Span, (), DefaultOnResponse>,
-            Stack<SetRequestIdLayer<MakeRequestUuid>, Identity>,
+            PropagateRequestIdLayer,
+            Stack<
+                TraceLayer<SharedClassifier<ServerErrorsAsFailures>, Span, (), DefaultOnResponse>,
+                Stack<SetRequestIdLayer<MakeRequestUuid>, Identity>,
+            >,
         >,
     >,
 > {
@@ -48,4 +55,5 @@ pub fn stack() -> ServiceBuilder<
                 .on_response(DefaultOnResponse::new().level(Level::INFO)),
         )
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+        .layer(CatchPanicLayer::new())
 }

@@ -4,9 +4,16 @@ use async_trait::async_trait;
 
 use crate::model::{ProjectRole, RobotAccount};
 
+/// The crate's one error type: a lookup of the [`AccessDirectory`] failed.
 #[derive(Debug, thiserror::Error)]
-#[error("access directory unavailable: {0}")]
-pub struct DirectoryError(pub String);
+pub enum DirectoryError {
+    /// The backing store cannot answer now (down, overloaded, busy); retrying may help.
+    #[error("access directory unavailable: {0}")]
+    Unavailable(String),
+    /// Any other failure, such as a stored value this code cannot read.
+    #[error("access directory failure: {0}")]
+    Failed(String),
+}
 
 /// What access decisions need to know about a project.
 #[derive(Debug, Clone, PartialEq, Eq)]

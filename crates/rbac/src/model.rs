@@ -95,6 +95,22 @@ pub struct RobotAccount {
     pub permissions: Vec<RobotPermission>,
 }
 
+impl RobotAccount {
+    /// `expires_at` value meaning "never expires" (Harbor's `duration: -1`).
+    pub const NEVER_EXPIRES: i64 = -1;
+
+    /// Whether the account has expired at `now` (Unix seconds). As in Harbor, the
+    /// account stops working at `expires_at` itself.
+    pub fn is_expired(&self, now: i64) -> bool {
+        self.expires_at != Self::NEVER_EXPIRES && self.expires_at <= now
+    }
+
+    /// Whether the account may log in at `now`: enabled and not expired.
+    pub fn is_active(&self, now: i64) -> bool {
+        !self.disabled && !self.is_expired(now)
+    }
+}
+
 /// Who is asking.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Principal {

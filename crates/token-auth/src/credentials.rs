@@ -1,28 +1,88 @@
-//! Who is asking: the credential-check contract the gateway implements on its users
-//! table, and the Basic `Authorization` header it is fed from.
+//! Who is asking: the authenticated [`Identity`], the credential-check contract the
+//! gateway implements on its users table, the dispatch between users and robot
+//! accounts, and the Basic `Authorization` header it is all fed from.
 
 use std::fmt;
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use axum::http::{HeaderMap, header};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
+use rbac::{Principal, ProjectRole, RobotAccount, UserAccount};
 
 use crate::error::AuthError;
+use crate::robots::ROBOT_PREFIX;
 
-/// An authenticated account.
+/// An authenticated account: a local user or a robot account.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Identity {
-    pub username: String,
-    pub is_admin: bool,
+pub enum Identity {
+    User(UserAccount),
+    /// The robot as it was when it logged in, permissions included.
+    Robot(RobotAccount),
+}
+
+impl Identity {
+    /// The login name: the token subject and the name in logs.
+    pub fn username(&self) -> &str {
+        match self {
+            Identity::User(user) => &user.username,
+            Identity::Robot(robot) => &robot.name,
+        }
+    }
+
+    /// Robots are never system admins, whatever their permissions.
+    pub fn is_sysadmin(&self) -> bool {
+        matches!(self, Identity::User(user) if user.sysadmin)
+    }
+
+    /// The principal the permission function sees for a project in which a user holds
+    /// `role` (ignored for robots, whose permissions travel with them).
+    pub fn principal(&self, role: Option<ProjectRole>) -> Principal {
+        match self {
+            Identity::User(account) => Principal::User {
+                account: account.clone(),
+                role,
+            },
+            Identity::Robot(robot) => Principal::Robot(robot.clone()),
+        }
+    }
 }
 
 /// Checks a username and password (or robot secret).
 #[async_trait]
 pub trait CredentialVerifier: Send + Sync {
-    /// `Ok(None)` for wrong credentials, unknown or disabled accounts alike; `Err` only
-    /// when the check itself could not run (use [`AuthError::backend`]).
+    /// `Ok(None)` for wrong credentials, unknown, disabled or expired accounts alike;
+    /// `Err` only when the check itself could not run (use [`AuthError::backend`]).
     async fn verify(&self, username: &str, password: &str) -> Result<Option<Identity>, AuthError>;
+}
+
+/// Sends `robot$...` names to the robot verifier and every other name to the users
+/// verifier, so a user can never be mistaken for a robot or the other way round.
+pub struct Accounts {
+    users: Arc<dyn CredentialVerifier>,
+    robots: Arc<dyn CredentialVerifier>,
+}
+
+impl Accounts {
+    pub fn new(users: Arc<dyn CredentialVerifier>, robots: Arc<dyn CredentialVerifier>) -> Self {
+        Accounts { users, robots }
+    }
+}
+
+#[async_trait]
+impl CredentialVerifier for Accounts {
+    async fn verify(&self, username: &str, password: &str) -> Result<Option<Identity>, AuthError> {
+        let verifier = if username.starts_with(ROBOT_PREFIX) {
+            &self.robots
+        } else {
+            &self.users
+        };
+        let identity = verifier.verify(username, password).await?;
+        // A verifier answering for another kind of account would bypass the prefix rule.
+        Ok(identity
+            .filter(|id| matches!(id, Identity::Robot(_)) == username.starts_with(ROBOT_PREFIX)))
+    }
 }
 
 /// A username and password taken from a request. `Debug` hides the password so the

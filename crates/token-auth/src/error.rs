@@ -20,6 +20,9 @@ pub enum AuthError {
     /// Credentials were presented and did not check out.
     #[error("invalid username or password")]
     InvalidCredentials,
+    /// Too many failed logins for this account or from this address recently.
+    #[error("too many failed login attempts; retry in {retry_after} s")]
+    TooManyAttempts { retry_after: u64 },
     /// The `Authorization` header is not a well-formed Basic credential.
     #[error("malformed basic authorization header")]
     MalformedCredentials,
@@ -44,7 +47,7 @@ pub enum AuthError {
 }
 
 impl AuthError {
-    /// Wraps a failure of a [`crate::CredentialVerifier`] implementation.
+    /// Wraps a failure of a [`crate::CredentialVerifier`] or of the access directory.
     pub fn backend(err: impl std::error::Error + Send + Sync + 'static) -> Self {
         AuthError::Backend(Box::new(err))
     }
@@ -60,6 +63,7 @@ impl AuthError {
             | AuthError::MissingToken
             | AuthError::InvalidToken(_)
             | AuthError::InsufficientScope => StatusCode::UNAUTHORIZED,
+            AuthError::TooManyAttempts { .. } => StatusCode::TOO_MANY_REQUESTS,
             AuthError::Crypto(_) | AuthError::Config(_) | AuthError::Backend(_) => {
                 StatusCode::INTERNAL_SERVER_ERROR
             }
@@ -76,6 +80,7 @@ impl AuthError {
             | AuthError::MissingToken
             | AuthError::InvalidToken(_)
             | AuthError::InsufficientScope => "UNAUTHORIZED",
+            AuthError::TooManyAttempts { .. } => "TOO_MANY_REQUESTS",
             AuthError::Crypto(_) | AuthError::Config(_) | AuthError::Backend(_) => "UNKNOWN",
         }
     }
@@ -84,7 +89,9 @@ impl AuthError {
     /// not tell whether the user exists; internal failures never expose their cause.
     fn public_message(&self) -> String {
         match self {
-            AuthError::InvalidRequest(_) | AuthError::UnsupportedGrantType(_) => self.to_string(),
+            AuthError::InvalidRequest(_)
+            | AuthError::UnsupportedGrantType(_)
+            | AuthError::TooManyAttempts { .. } => self.to_string(),
             AuthError::InvalidCredentials
             | AuthError::MalformedCredentials
             | AuthError::MissingToken
@@ -131,6 +138,11 @@ impl IntoResponse for AuthError {
             "errors": [{ "code": self.code(), "message": self.public_message() }]
         });
         let mut response = (status, Json(body)).into_response();
+        if let AuthError::TooManyAttempts { retry_after } = self {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(retry_after));
+        }
         if status == StatusCode::UNAUTHORIZED {
             // RFC 7235: a 401 carries a challenge; the token endpoint takes Basic credentials.
             response.headers_mut().insert(

@@ -6,14 +6,15 @@
 //! long-lived credential that survives password changes; without one, docker simply keeps
 //! using Basic credentials, as it does with Harbor.
 
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
-use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{RawQuery, State};
+use axum::extract::{ConnectInfo, RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Json, Response};
 use axum::routing::get;
+use axum::{Extension, Router};
 use chrono::{DateTime, SecondsFormat};
 use serde::Serialize;
 
@@ -46,6 +47,7 @@ struct TokenResponse {
 /// credentials; no credentials yields an anonymous token.
 async fn get_token(
     State(service): State<Arc<TokenService>>,
+    peer: Option<Extension<ConnectInfo<SocketAddr>>>,
     headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Result<Response, AuthError> {
@@ -65,7 +67,11 @@ async fn get_token(
             }
             Some(
                 service
-                    .authenticate(&credentials.username, &credentials.password)
+                    .authenticate(
+                        &credentials.username,
+                        &credentials.password,
+                        client_address(peer),
+                    )
                     .await?,
             )
         }
@@ -84,6 +90,7 @@ async fn get_token(
 /// `POST /service/token` with an `application/x-www-form-urlencoded` body.
 async fn post_token(
     State(service): State<Arc<TokenService>>,
+    peer: Option<Extension<ConnectInfo<SocketAddr>>>,
     body: Bytes,
 ) -> Result<Response, AuthError> {
     let params = Params::parse(&body);
@@ -104,7 +111,9 @@ async fn post_token(
         ));
     };
     let scopes = Scope::parse_all(params.all("scope"))?;
-    let identity = service.authenticate(username, password).await?;
+    let identity = service
+        .authenticate(username, password, client_address(peer))
+        .await?;
     let issued = issue(
         &service,
         Some(&identity),
@@ -129,13 +138,20 @@ async fn issue(
 ) -> Result<IssuedToken, AuthError> {
     let issued = service.issue(identity, scopes).await?;
     tracing::debug!(
-        subject = identity.map(|i| i.username.as_str()).unwrap_or(""),
+        subject = identity.map(Identity::username).unwrap_or(""),
         client_id = client_id.unwrap_or(""),
         requested = scopes.len(),
         granted = issued.access.len(),
         "issued token"
     );
     Ok(issued)
+}
+
+/// The address of the TCP peer, as the server recorded it. Headers such as
+/// `X-Forwarded-For` are deliberately ignored: anyone can write them, and the rate
+/// limit would be worthless if a client could choose its own address.
+fn client_address(peer: Option<Extension<ConnectInfo<SocketAddr>>>) -> Option<IpAddr> {
+    peer.map(|Extension(ConnectInfo(addr))| addr.ip())
 }
 
 fn respond(issued: IssuedToken, scope: Option<String>) -> Response {

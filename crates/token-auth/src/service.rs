@@ -2,18 +2,23 @@
 //! token holding only what was granted.
 
 use std::fmt;
+use std::net::IpAddr;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use aws_lc_rs::rand::fill;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
+use rbac::AccessDirectory;
+
 use crate::claims::{AccessEntry, Claims, unix_now};
 use crate::credentials::{CredentialVerifier, Identity};
 use crate::error::AuthError;
+use crate::gate::ProjectGate;
 use crate::keys::SigningKey;
-use crate::policy::{AdminOnlyPolicy, GrantPolicy};
+use crate::limiter::{LoginLimiter, LoginLimits};
+use crate::policy::{GrantPolicy, RbacPolicy};
 use crate::scope::Scope;
 use crate::verify::BearerVerifier;
 
@@ -38,6 +43,11 @@ pub struct TokenConfig {
     pub leeway: Duration,
     /// How long after an upload started an expired token may still continue it.
     pub upload_grace: Duration,
+    /// Failed-login limits per account and per client address.
+    pub login_limits: LoginLimits,
+    /// How long `/v2` trusts a project lookup (existence, creation time). Short: a
+    /// deleted project's repositories stay reachable with old tokens this long at most.
+    pub project_cache_ttl: Duration,
 }
 
 impl Default for TokenConfig {
@@ -51,6 +61,8 @@ impl Default for TokenConfig {
             ttl: Duration::from_secs(300),
             leeway: Duration::from_secs(30),
             upload_grace: Duration::from_secs(24 * 60 * 60),
+            login_limits: LoginLimits::default(),
+            project_cache_ttl: Duration::from_secs(5),
         }
     }
 }
@@ -88,6 +100,16 @@ impl TokenConfig {
         if self.ttl > Duration::from_secs(24 * 60 * 60) {
             return bad("token lifetime must be at most 24 hours");
         }
+        let limits = &self.login_limits;
+        if limits.failures_per_account == 0
+            || limits.failures_per_address == 0
+            || limits.window.is_zero()
+        {
+            return bad("login limits must allow at least one failure over a non-empty window");
+        }
+        if self.project_cache_ttl > Duration::from_secs(60) {
+            return bad("project cache lifetime must be at most 60 seconds");
+        }
         Ok(())
     }
 }
@@ -104,34 +126,42 @@ pub struct IssuedToken {
     pub access: Vec<AccessEntry>,
 }
 
-/// Issues tokens (`/service/token`) and, through its [`BearerVerifier`], checks them.
+/// Issues tokens (`/service/token`) and checks them on `/v2` (it is the registry's
+/// `Authorizer`: token verification by its [`BearerVerifier`], then the project checks).
 pub struct TokenService {
     config: TokenConfig,
     key: SigningKey,
     credentials: Arc<dyn CredentialVerifier>,
     policy: Arc<dyn GrantPolicy>,
     verifier: BearerVerifier,
+    gate: ProjectGate,
+    limiter: LoginLimiter,
 }
 
 impl TokenService {
-    /// A service with the [`AdminOnlyPolicy`]; see [`TokenService::with_policy`].
+    /// A service that logs accounts in through `credentials` (users and robots; see
+    /// [`crate::Accounts`]) and grants by Harbor's rules ([`RbacPolicy`]) with the facts
+    /// from `directory`, which `/v2` also uses to check projects.
     pub fn new(
         config: TokenConfig,
         key: SigningKey,
         credentials: Arc<dyn CredentialVerifier>,
+        directory: Arc<dyn AccessDirectory>,
     ) -> Result<TokenService, AuthError> {
         config.validate()?;
         let verifier = BearerVerifier::new(key.verifying_key().clone(), &config)?;
         Ok(TokenService {
+            gate: ProjectGate::new(directory.clone(), config.project_cache_ttl),
+            limiter: LoginLimiter::new(config.login_limits.clone()),
             config,
             key,
             credentials,
-            policy: Arc::new(AdminOnlyPolicy),
+            policy: Arc::new(RbacPolicy::new(directory)),
             verifier,
         })
     }
 
-    /// Replaces the grant policy (e.g. with a project- and role-aware one).
+    /// Replaces the grant policy (tests, tools).
     pub fn with_policy(mut self, policy: Arc<dyn GrantPolicy>) -> TokenService {
         self.policy = policy;
         self
@@ -147,17 +177,44 @@ impl TokenService {
         &self.verifier
     }
 
-    /// Checks a username and password; wrong ones are [`AuthError::InvalidCredentials`].
+    pub(crate) fn gate(&self) -> &ProjectGate {
+        &self.gate
+    }
+
+    /// Checks a username and password (or robot secret) presented from `client`.
+    /// Wrong ones are [`AuthError::InvalidCredentials`]; too many recent failures for the
+    /// account or the address are [`AuthError::TooManyAttempts`], without checking.
     pub async fn authenticate(
         &self,
         username: &str,
         password: &str,
+        client: Option<IpAddr>,
     ) -> Result<Identity, AuthError> {
-        match self.credentials.verify(username, password).await? {
-            Some(identity) => Ok(identity),
-            None => {
-                tracing::info!(username, "token request with invalid credentials");
+        let attempt = match self.limiter.begin(username, client, Instant::now()) {
+            Ok(attempt) => attempt,
+            Err(wait) => {
+                tracing::warn!(username, client = ?client, "login refused: too many failed attempts");
+                // Whole seconds, rounded up, as Retry-After wants.
+                let retry_after = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+                return Err(AuthError::TooManyAttempts {
+                    retry_after: retry_after.max(1),
+                });
+            }
+        };
+        match self.credentials.verify(username, password).await {
+            Ok(Some(identity)) => {
+                self.limiter.succeeded(attempt);
+                Ok(identity)
+            }
+            Ok(None) => {
+                // The attempt stays counted as a failure.
+                drop(attempt);
+                tracing::info!(username, client = ?client, "login failed: invalid credentials");
                 Err(AuthError::InvalidCredentials)
+            }
+            Err(err) => {
+                self.limiter.abandoned(attempt);
+                Err(err)
             }
         }
     }
@@ -211,7 +268,9 @@ impl TokenService {
         let lifetime = self.config.ttl.as_secs();
         let claims = Claims {
             iss: self.config.issuer.clone(),
-            sub: identity.map(|id| id.username.clone()).unwrap_or_default(),
+            sub: identity
+                .map(|id| id.username().to_owned())
+                .unwrap_or_default(),
             aud: self.config.service.clone(),
             exp: now.saturating_add(i64::try_from(lifetime).unwrap_or(i64::MAX)),
             nbf: now,

@@ -1,6 +1,6 @@
-//! Verification of bearer tokens on `/v2`: the `registry_core::Authorizer` this crate
-//! provides. Runs on every registry request, so everything reusable (keys, validation
-//! rules) is built once up front.
+//! Verification of bearer tokens on `/v2`: signature, validity window and scope. Runs
+//! on every registry request, so everything reusable (keys, validation rules) is built
+//! once up front. The project checks on top of it live in `gate`.
 
 use async_trait::async_trait;
 use axum::http::{HeaderMap, header};
@@ -12,7 +12,7 @@ use crate::challenge::{Challenge, Realm, required_scope};
 use crate::claims::{Claims, unix_now};
 use crate::error::AuthError;
 use crate::keys::VerifyingKey;
-use crate::service::{TokenConfig, TokenService};
+use crate::service::TokenConfig;
 
 /// Checks `Authorization: Bearer <jwt>` against the token service's public key(s).
 #[derive(Debug, Clone)]
@@ -115,7 +115,9 @@ impl BearerVerifier {
         }
     }
 
-    /// The whole `/v2` decision with an explicit clock; see the `Authorizer` impl.
+    /// The token part of the `/v2` decision with an explicit clock: signature, validity
+    /// and scope. It does not look at projects; [`crate::TokenService`]'s `Authorizer` adds
+    /// that, and is what the gateway serves `/v2` with.
     pub fn authorize_at(
         &self,
         headers: &HeaderMap,
@@ -125,34 +127,51 @@ impl BearerVerifier {
         now: i64,
     ) -> Result<Grant, RegistryError> {
         self.check(headers, resource, action, upload, now)
-            .map_err(|err| {
-                tracing::debug!(error = %err, ?resource, action = action.as_str(), "bearer token refused");
-                err.into_registry_error(Challenge {
-                    realm: self.realm.url(headers),
-                    service: &self.service,
-                    scope: required_scope(resource, action),
-                })
-            })
+            .map(|claims| grant_for(&claims))
+            .map_err(|err| self.refuse(err, headers, resource, action))
     }
 
-    fn check(
+    /// The verified claims of the request's bearer token, if they cover `action` on
+    /// `resource`.
+    pub(crate) fn check(
         &self,
         headers: &HeaderMap,
         resource: &Resource,
         action: Action,
         upload: Option<UploadContext>,
         now: i64,
-    ) -> Result<Grant, AuthError> {
+    ) -> Result<Claims, AuthError> {
         let token = bearer_token(headers).ok_or(AuthError::MissingToken)?;
         let claims = self.verify_token(token, upload, now)?;
         if !claims.permits(resource, action) {
             return Err(AuthError::InsufficientScope);
         }
-        Ok(Grant {
-            principal: Principal {
-                subject: claims.sub,
-            },
+        Ok(claims)
+    }
+
+    /// The 401 answer for a refused request: a challenge naming the scope to ask for.
+    pub(crate) fn refuse(
+        &self,
+        err: AuthError,
+        headers: &HeaderMap,
+        resource: &Resource,
+        action: Action,
+    ) -> RegistryError {
+        tracing::debug!(error = %err, ?resource, action = action.as_str(), "bearer token refused");
+        err.into_registry_error(Challenge {
+            realm: self.realm.url(headers),
+            service: &self.service,
+            scope: required_scope(resource, action),
         })
+    }
+}
+
+/// The grant of a verified token: who it was issued to.
+pub(crate) fn grant_for(claims: &Claims) -> Grant {
+    Grant {
+        principal: Principal {
+            subject: claims.sub.clone(),
+        },
     }
 }
 
@@ -166,20 +185,6 @@ impl Authorizer for BearerVerifier {
         upload: Option<UploadContext>,
     ) -> Result<Grant, RegistryError> {
         self.authorize_at(headers, resource, action, upload, unix_now())
-    }
-}
-
-#[async_trait]
-impl Authorizer for TokenService {
-    async fn authorize(
-        &self,
-        headers: &HeaderMap,
-        resource: &Resource,
-        action: Action,
-        upload: Option<UploadContext>,
-    ) -> Result<Grant, RegistryError> {
-        self.verifier()
-            .authorize_at(headers, resource, action, upload, unix_now())
     }
 }
 

@@ -144,7 +144,7 @@ async fn anonymous_gets_an_empty_access_list() {
 }
 
 #[tokio::test]
-async fn non_admin_user_gets_nothing_yet() {
+async fn user_gets_nothing_in_a_missing_project() {
     let reply = send(get(
         "service=berth&scope=repository:dev/app:pull,push",
         Some(basic(DEV.0, DEV.1)),
@@ -226,16 +226,16 @@ async fn multiple_scopes() {
 #[tokio::test]
 async fn space_separated_and_repeated_scopes_merge() {
     let reply = send(get(
-        "service=berth&scope=repository:a:pull%20repository:b:pull&scope=repository:a:push&scope=repository(plugin):c:pull",
+        "service=berth&scope=repository:lib/a:pull%20repository:lib/b:pull&scope=repository:lib/a:push&scope=repository(plugin):lib/c:pull",
         Some(basic(ADMIN.0, ADMIN.1)),
     ))
     .await;
     assert_eq!(
         access_of(&reply),
         json!([
-            {"type": "repository", "name": "a", "actions": ["pull", "push"]},
-            {"type": "repository", "name": "b", "actions": ["pull"]},
-            {"type": "repository", "name": "c", "actions": ["pull"]},
+            {"type": "repository", "name": "lib/a", "actions": ["pull", "push"]},
+            {"type": "repository", "name": "lib/b", "actions": ["pull"]},
+            {"type": "repository", "name": "lib/c", "actions": ["pull"]},
         ])
     );
 }

@@ -10,7 +10,8 @@ use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use registry_core::auth::UploadContext;
 use registry_core::{Action, RegistryError, Resource};
 
-use common::{MemoryUsers, jwt_part, service, service_with};
+use common::{MemoryDirectory, MemoryUsers, jwt_part, service, service_with};
+use token_auth::rbac::UserAccount;
 use token_auth::{
     AccessEntry, BearerVerifier, Claims, Identity, Scope, SigningKey, TokenConfig, TokenService,
 };
@@ -19,10 +20,11 @@ const NOW: i64 = 1_700_000_000;
 const HOUR: i64 = 3600;
 
 fn admin() -> Identity {
-    Identity {
+    Identity::User(UserAccount {
+        id: 1,
         username: "admin".into(),
-        is_admin: true,
-    }
+        sysadmin: true,
+    })
 }
 
 fn repo(name: &str) -> Resource {
@@ -717,6 +719,7 @@ async fn bad_configuration_is_rejected() {
     let users = || -> std::sync::Arc<dyn token_auth::CredentialVerifier> {
         std::sync::Arc::new(MemoryUsers::new())
     };
+    let directory = || std::sync::Arc::new(MemoryDirectory::standard());
     for config in [
         TokenConfig {
             ttl: std::time::Duration::from_secs(59),
@@ -742,9 +745,27 @@ async fn bad_configuration_is_rejected() {
             default_scheme: "gopher".into(),
             ..TokenConfig::default()
         },
+        TokenConfig {
+            login_limits: token_auth::LoginLimits {
+                failures_per_account: 0,
+                ..Default::default()
+            },
+            ..TokenConfig::default()
+        },
+        TokenConfig {
+            login_limits: token_auth::LoginLimits {
+                window: std::time::Duration::ZERO,
+                ..Default::default()
+            },
+            ..TokenConfig::default()
+        },
+        TokenConfig {
+            project_cache_ttl: std::time::Duration::from_secs(3600),
+            ..TokenConfig::default()
+        },
     ] {
         let (fresh, _) = SigningKey::generate().unwrap();
-        assert!(TokenService::new(config, fresh, users()).is_err());
+        assert!(TokenService::new(config, fresh, users(), directory()).is_err());
     }
-    assert!(TokenService::new(TokenConfig::default(), key, users()).is_ok());
+    assert!(TokenService::new(TokenConfig::default(), key, users(), directory()).is_ok());
 }
