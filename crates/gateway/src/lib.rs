@@ -19,6 +19,8 @@ use config::Config;
 
 /// Name of the account created at first start.
 pub const ADMIN_USERNAME: &str = "admin";
+/// The public project every installation starts with.
+pub const DEFAULT_PROJECT: &str = "library";
 /// Settings key under which the token signing key is shared by every replica.
 const SIGNING_KEY_SETTING: &str = "token_signing_key_pem";
 /// Settings key of the HMAC key robot secrets are stored under (same on every replica).
@@ -79,6 +81,10 @@ pub async fn build(config: &Config) -> anyhow::Result<(Router, Registry)> {
     let db = open_database(config).await?;
     db.migrate().await.context("applying migrations")?;
     bootstrap_admin(&db, config).await?;
+    // Harbor starts with a public `library` project; so does Berth.
+    db.ensure_project(DEFAULT_PROJECT, true, ADMIN_USERNAME)
+        .await
+        .context("creating the library project")?;
 
     let blobs = storage::open(&storage_config(config))
         .await

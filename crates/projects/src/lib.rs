@@ -8,16 +8,31 @@
 //! `migrations/postgres` (one schema, two dialects) and are embedded in the binary.
 
 mod access;
+mod accounts;
 mod audit;
+mod bootstrap;
 mod codec;
 mod db;
 mod error;
 mod password;
 mod registry;
 mod settings;
+mod tenancy;
 mod users;
 
+pub use accounts::{
+    CreateRobotOutcome, CreateUserOutcome, NewRobot, NewUser, RobotFilter, RobotRecord,
+    RobotSortField, RobotUpdate, UpdateProfileOutcome, UserFilter, UserRecord, UserSortField,
+};
+pub use audit::{AuditEntry, AuditFilter, AuditSortField};
 pub use audit::NewAuditEntry;
 pub use db::Database;
 pub use error::DbError;
+pub use tenancy::{
+    AddMemberOutcome, Artifact, ArtifactChild, ArtifactFilter, ArtifactRef, ArtifactSortField,
+    ArtifactTag, CreateProjectOutcome, CreateTagOutcome, DeleteArtifactOutcome,
+    DeleteProjectOutcome, Member, MemberUser, NewProject, PUBLIC_KEY, Project, ProjectFilter,
+    ProjectScope, ProjectSortField, RepositoryFilter, RepositoryInfo, RepositorySortField,
+    SortKey, TagFilter, TagSortField, TextMatch, Window,
+};
 pub use users::User;
