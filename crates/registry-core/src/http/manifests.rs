@@ -7,6 +7,7 @@ use axum::response::Response;
 use super::{Request, respond};
 use crate::auth::{Action, Resource};
 use crate::error::{ErrorCode, RegistryError};
+use crate::events::EventKind;
 use crate::manifest::{MANIFEST_TYPES, MAX_MANIFEST_BYTES};
 use crate::name::{Reference, RepoName};
 
@@ -15,7 +16,8 @@ pub(super) async fn get(
     repo: RepoName,
     reference: Reference,
 ) -> Result<Response, RegistryError> {
-    req.authorize(Resource::Repository(repo.clone()), Action::Pull, None)
+    let grant = req
+        .authorize(Resource::Repository(repo.clone()), Action::Pull, None)
         .await?;
     let manifest = req.registry.get_manifest(&repo, &reference).await?;
     // Clients (Go's net/http among them) may send several Accept headers: join them all.
@@ -45,6 +47,11 @@ pub(super) async fn get(
     let body = if req.method == Method::HEAD {
         Body::empty()
     } else {
+        let tag = match &reference {
+            Reference::Tag(t) => Some(t.to_string()),
+            Reference::Digest(_) => None,
+        };
+        req.report(EventKind::Pull, &grant, &repo, &manifest.digest, tag);
         Body::from(manifest.content)
     };
     Ok(respond(StatusCode::OK, &headers, body))
@@ -71,7 +78,8 @@ pub(super) async fn put(
     repo: RepoName,
     reference: Reference,
 ) -> Result<Response, RegistryError> {
-    req.authorize(Resource::Repository(repo.clone()), Action::Push, None)
+    let grant = req
+        .authorize(Resource::Repository(repo.clone()), Action::Push, None)
         .await?;
     let content_type = req.header(header::CONTENT_TYPE).map(str::to_owned);
     if req
@@ -87,6 +95,11 @@ pub(super) async fn put(
     let stored = registry
         .put_manifest(&repo, &reference, content_type.as_deref(), body)
         .await?;
+    let tag = match &reference {
+        Reference::Tag(t) => Some(t.to_string()),
+        Reference::Digest(_) => None,
+    };
+    req.report(EventKind::Push, &grant, &repo, &stored.digest, tag);
     let mut headers = vec![
         (
             "location",
@@ -106,9 +119,16 @@ pub(super) async fn delete(
     repo: RepoName,
     reference: Reference,
 ) -> Result<Response, RegistryError> {
-    req.authorize(Resource::Repository(repo.clone()), Action::Delete, None)
+    let grant = req
+        .authorize(Resource::Repository(repo.clone()), Action::Delete, None)
         .await?;
+    let target = req.registry.get_manifest(&repo, &reference).await?;
     req.registry.delete_manifest(&repo, &reference).await?;
+    let tag = match &reference {
+        Reference::Tag(t) => Some(t.to_string()),
+        Reference::Digest(_) => None,
+    };
+    req.report(EventKind::Delete, &grant, &repo, &target.digest, tag);
     Ok(respond(
         StatusCode::ACCEPTED,
         &[("content-length", "0".into())],

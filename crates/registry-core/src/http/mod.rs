@@ -13,14 +13,15 @@ mod uploads;
 use axum::Router;
 use axum::body::Body;
 use axum::extract::State;
-use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri, header};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::any;
 use futures::StreamExt;
 
-use crate::auth::{Action, Resource, UploadContext};
+use crate::auth::{Action, Grant, Resource, UploadContext};
 use crate::blobs::ByteStream;
 use crate::error::RegistryError;
+use crate::events::{EventKind, RegistryEvent};
 use crate::name::RepoName;
 use crate::service::Registry;
 use path::Endpoint;
@@ -67,30 +68,46 @@ async fn base(State(registry): State<Registry>, method: Method, headers: HeaderM
     }
 }
 
-async fn dispatch(
-    State(registry): State<Registry>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Body,
-) -> Response {
+async fn dispatch(State(registry): State<Registry>, request: axum::extract::Request) -> Response {
+    let (parts, body) = request.into_parts();
+    let client_ip = parts
+        .extensions
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|c| c.0.ip());
+    let (method, uri, headers) = (parts.method, parts.uri, parts.headers);
     let rest = uri.path().strip_prefix("/v2/").unwrap_or_default();
     let endpoint = match path::parse(rest) {
         None => return not_found(),
         Some(Err(err)) => return err.into_response(),
         Some(Ok(endpoint)) => endpoint,
     };
+    let sent_body = headers.contains_key(header::TRANSFER_ENCODING)
+        || headers
+            .get(header::CONTENT_LENGTH)
+            .is_some_and(|v| v.as_bytes() != b"0");
+    let body = std::sync::Arc::new(std::sync::Mutex::new(Some(body)));
     let request = Request {
         registry,
         method,
         query: Query::parse(uri.query()),
         headers,
-        body: std::sync::Mutex::new(Some(body)),
+        client_ip,
+        body: body.clone(),
     };
-    match route(request, endpoint).await {
+    let mut response = match route(request, endpoint).await {
         Ok(response) => response,
         Err(err) => err.into_response(),
+    };
+    // Refused before its body was read (401 before a PATCH, 413 manifest, ...): the
+    // connection cannot be reused, so say so instead of letting the client find out
+    // from a reset on its next request.
+    let unread = body.lock().map(|b| b.is_some()).unwrap_or(false);
+    if sent_body && unread {
+        response
+            .headers_mut()
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
     }
+    response
 }
 
 async fn route(req: Request, endpoint: Endpoint) -> Result<Response, RegistryError> {
@@ -124,23 +141,43 @@ pub(crate) struct Request {
     pub method: Method,
     pub query: Query,
     pub headers: HeaderMap,
+    pub client_ip: Option<std::net::IpAddr>,
     /// Behind a mutex only so `Request` is `Sync` (a `Body` is not) and handlers can
     /// hold `&Request` across awaits; it is taken exactly once.
-    body: std::sync::Mutex<Option<Body>>,
+    body: std::sync::Arc<std::sync::Mutex<Option<Body>>>,
 }
 
 impl Request {
+    /// Checks the request may do `action` on `resource`; returns who is asking.
     pub async fn authorize(
         &self,
         resource: Resource,
         action: Action,
         upload: Option<UploadContext>,
-    ) -> Result<(), RegistryError> {
+    ) -> Result<Grant, RegistryError> {
         self.registry
             .auth
             .authorize(&self.headers, &resource, action, upload)
             .await
-            .map(|_| ())
+    }
+
+    /// Reports a push, pull or deletion (never blocks).
+    pub fn report(
+        &self,
+        kind: EventKind,
+        grant: &Grant,
+        repository: &RepoName,
+        digest: &crate::Digest,
+        tag: Option<String>,
+    ) {
+        self.registry.events.record(RegistryEvent {
+            kind,
+            repository: repository.clone(),
+            digest: digest.clone(),
+            tag,
+            actor: grant.principal.subject.clone(),
+            client_ip: self.client_ip,
+        });
     }
 
     pub fn header(&self, name: HeaderName) -> Option<&str> {

@@ -10,6 +10,7 @@ use std::sync::Arc;
 
 use crate::auth::Authorizer;
 use crate::blobs::BlobStore;
+use crate::events::{EventSink, NoEvents};
 use crate::meta::MetadataStore;
 
 pub use listing::Page;
@@ -22,15 +23,28 @@ pub struct Registry {
     pub meta: Arc<dyn MetadataStore>,
     pub blobs: Arc<dyn BlobStore>,
     pub auth: Arc<dyn Authorizer>,
+    pub events: Arc<dyn EventSink>,
 }
 
 impl Registry {
+    /// A registry that reports no events; see [`with_events`](Self::with_events).
     pub fn new(
         meta: Arc<dyn MetadataStore>,
         blobs: Arc<dyn BlobStore>,
         auth: Arc<dyn Authorizer>,
     ) -> Self {
-        Self { meta, blobs, auth }
+        Self {
+            meta,
+            blobs,
+            auth,
+            events: Arc::new(NoEvents),
+        }
+    }
+
+    /// Reports pushes, pulls and deletions to `events`.
+    pub fn with_events(mut self, events: Arc<dyn EventSink>) -> Self {
+        self.events = events;
+        self
     }
 }
 
