@@ -50,5 +50,5 @@ pub use robots::{
     ROBOT_PREFIX, RobotVerifier, generate_robot_key, generate_robot_secret, hash_robot_secret,
 };
 pub use scope::{MAX_SCOPES, Scope, ScopeResource};
-pub use service::{IssuedToken, TokenConfig, TokenService};
+pub use service::{IssuedToken, LoginObserver, LoginOutcome, TokenConfig, TokenService};
 pub use verify::BearerVerifier;

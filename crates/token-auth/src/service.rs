@@ -136,6 +136,23 @@ pub struct TokenService {
     verifier: BearerVerifier,
     gate: ProjectGate,
     limiter: LoginLimiter,
+    observer: Option<Arc<dyn LoginObserver>>,
+}
+
+/// How a login attempt ended, for audit logs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LoginOutcome {
+    Succeeded,
+    /// Wrong username, password or secret.
+    Failed,
+    /// Refused unchecked: too many recent failures.
+    Throttled,
+}
+
+/// Told about every login attempt (token requests and admin API calls with Basic
+/// credentials). Must not block: implementations queue and return.
+pub trait LoginObserver: Send + Sync + 'static {
+    fn login(&self, username: &str, client: Option<IpAddr>, outcome: LoginOutcome);
 }
 
 impl TokenService {
@@ -158,7 +175,20 @@ impl TokenService {
             credentials,
             policy: Arc::new(RbacPolicy::new(directory)),
             verifier,
+            observer: None,
         })
+    }
+
+    /// Reports every login attempt to `observer` (audit logging).
+    pub fn with_login_observer(mut self, observer: Arc<dyn LoginObserver>) -> TokenService {
+        self.observer = Some(observer);
+        self
+    }
+
+    fn observe(&self, username: &str, client: Option<IpAddr>, outcome: LoginOutcome) {
+        if let Some(observer) = &self.observer {
+            observer.login(username, client, outcome);
+        }
     }
 
     /// Replaces the grant policy (tests, tools).
@@ -194,6 +224,7 @@ impl TokenService {
             Ok(attempt) => attempt,
             Err(wait) => {
                 tracing::warn!(username, client = ?client, "login refused: too many failed attempts");
+                self.observe(username, client, LoginOutcome::Throttled);
                 // Whole seconds, rounded up, as Retry-After wants.
                 let retry_after = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
                 return Err(AuthError::TooManyAttempts {
@@ -204,12 +235,14 @@ impl TokenService {
         match self.credentials.verify(username, password).await {
             Ok(Some(identity)) => {
                 self.limiter.succeeded(attempt);
+                self.observe(username, client, LoginOutcome::Succeeded);
                 Ok(identity)
             }
             Ok(None) => {
                 // The attempt stays counted as a failure.
                 drop(attempt);
                 tracing::info!(username, client = ?client, "login failed: invalid credentials");
+                self.observe(username, client, LoginOutcome::Failed);
                 Err(AuthError::InvalidCredentials)
             }
             Err(err) => {

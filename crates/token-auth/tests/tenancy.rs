@@ -20,7 +20,9 @@ use common::{
     ADMIN, DEV, DISABLED_ROBOT, EXPIRED_ROBOT, GUEST, LIB, MemoryDirectory, MemoryUsers, OUTSIDER,
     PULL_ROBOT, PUSH_ROBOT, basic, jwt_part, service, service_full,
 };
-use token_auth::{LoginLimits, Scope, TokenConfig, TokenService, router};
+use token_auth::{
+    LoginLimits, LoginObserver, LoginOutcome, Scope, TokenConfig, TokenService, router,
+};
 
 struct Reply {
     status: StatusCode,
@@ -584,4 +586,57 @@ async fn anonymous_tokens_pull_from_public_projects_on_v2() {
             .await
             .is_err()
     );
+}
+
+/// Records what the service reports about logins.
+#[derive(Default)]
+struct SeenLogins(std::sync::Mutex<Vec<(String, Option<std::net::IpAddr>, LoginOutcome)>>);
+
+impl LoginObserver for SeenLogins {
+    fn login(&self, username: &str, client: Option<std::net::IpAddr>, outcome: LoginOutcome) {
+        self.0
+            .lock()
+            .unwrap()
+            .push((username.to_owned(), client, outcome));
+    }
+}
+
+#[tokio::test]
+async fn every_login_attempt_is_reported_with_its_address() {
+    let seen = Arc::new(SeenLogins::default());
+    let config = TokenConfig {
+        login_limits: LoginLimits::default(),
+        ..TokenConfig::default()
+    };
+    let (service, _) = service_full(
+        config,
+        MemoryUsers::new(),
+        Arc::new(MemoryDirectory::standard()),
+    );
+    let service = Arc::new(
+        Arc::try_unwrap(service)
+            .ok()
+            .unwrap()
+            .with_login_observer(seen.clone()),
+    );
+    token_request(&service, "", Some(DEV), "192.0.2.1:4000").await;
+    for _ in 0..5 {
+        token_request(&service, "", Some((DEV.0, "guess")), "192.0.2.2:4000").await;
+    }
+    token_request(&service, "", Some(DEV), "192.0.2.3:4000").await;
+    // Anonymous requests are not logins.
+    token_request(&service, "", None, "192.0.2.4:4000").await;
+    let seen = seen.0.lock().unwrap();
+    let outcomes: Vec<LoginOutcome> = seen.iter().map(|s| s.2).collect();
+    assert_eq!(
+        outcomes,
+        [
+            vec![LoginOutcome::Succeeded],
+            vec![LoginOutcome::Failed; 5],
+            vec![LoginOutcome::Throttled]
+        ]
+        .concat()
+    );
+    assert_eq!(seen[0].0, DEV.0);
+    assert_eq!(seen[0].1, Some("192.0.2.1".parse().unwrap()));
 }
