@@ -9,6 +9,7 @@
 
 mod access;
 mod accounts;
+mod activity;
 mod audit;
 mod bootstrap;
 mod codec;
@@ -24,15 +25,15 @@ pub use accounts::{
     CreateRobotOutcome, CreateUserOutcome, NewRobot, NewUser, RobotFilter, RobotRecord,
     RobotSortField, RobotUpdate, UpdateProfileOutcome, UserFilter, UserRecord, UserSortField,
 };
-pub use audit::{AuditEntry, AuditFilter, AuditSortField};
-pub use audit::NewAuditEntry;
+pub use activity::PullStats;
+pub use audit::{AuditEntry, AuditFilter, AuditSortField, NewAuditEntry};
 pub use db::Database;
 pub use error::DbError;
 pub use tenancy::{
     AddMemberOutcome, Artifact, ArtifactChild, ArtifactFilter, ArtifactRef, ArtifactSortField,
     ArtifactTag, CreateProjectOutcome, CreateTagOutcome, DeleteArtifactOutcome,
     DeleteProjectOutcome, Member, MemberUser, NewProject, PUBLIC_KEY, Project, ProjectFilter,
-    ProjectScope, ProjectSortField, RepositoryFilter, RepositoryInfo, RepositorySortField,
-    SortKey, TagFilter, TagSortField, TextMatch, Window,
+    ProjectScope, ProjectSortField, RepositoryFilter, RepositoryInfo, RepositorySortField, SortKey,
+    TagFilter, TagSortField, TextMatch, Window,
 };
 pub use users::User;

@@ -1,0 +1,210 @@
+//! Repositories as the admin API sees them: with their project, description, artifact
+//! and pull counts; listing across projects, description updates, and deletion.
+
+use crate::accounts::filter::{Bind, Where, bind_all, order_by};
+use crate::codec::{from_db_int, now};
+use crate::db::{Backend, Database, with_reader, with_transaction, with_writer};
+use crate::error::DbError;
+use crate::tenancy::artifacts::BASE_ARTIFACT;
+use crate::tenancy::filter::{SortKey, TextMatch, Window};
+use crate::tenancy::projects::{IN_PROJECT, ProjectScope, repository_range};
+
+/// A repository in the shape of Harbor's `Repository`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RepositoryInfo {
+    pub id: i64,
+    pub project_id: i64,
+    /// Full name, `<project>/<path>`.
+    pub name: String,
+    pub description: String,
+    /// Artifacts as Harbor counts them: neither children of an index nor accessories.
+    pub artifact_count: u64,
+    pub pull_count: u64,
+    /// Unix seconds.
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+#[derive(sqlx::FromRow)]
+struct RepositoryRow {
+    id: i64,
+    project_id: i64,
+    name: String,
+    description: String,
+    artifact_count: i64,
+    pull_count: i64,
+    created_at: i64,
+    updated_at: i64,
+}
+
+impl RepositoryRow {
+    fn decode(self) -> Result<RepositoryInfo, DbError> {
+        Ok(RepositoryInfo {
+            id: self.id,
+            project_id: self.project_id,
+            name: self.name,
+            description: self.description,
+            artifact_count: from_db_int(self.artifact_count, "count")?,
+            pull_count: from_db_int(self.pull_count, "pull count")?,
+            created_at: self.created_at,
+            updated_at: self.updated_at,
+        })
+    }
+}
+
+/// Filters of the repository listing; all given ones must hold.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RepositoryFilter {
+    /// Projects whose repositories may be listed.
+    pub scope: ProjectScope,
+    /// Only this project's repositories (by project name).
+    pub project: Option<String>,
+    /// On the full name (`<project>/<path>`), as Harbor matches it.
+    pub name: Option<TextMatch>,
+}
+
+/// `sort` fields of the repository listing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RepositorySortField {
+    Name,
+    Id,
+    CreationTime,
+    UpdateTime,
+    PullCount,
+}
+
+fn sort_column(field: RepositorySortField) -> &'static str {
+    match field {
+        RepositorySortField::Name => "r.name",
+        RepositorySortField::Id => "r.id",
+        RepositorySortField::CreationTime => "r.created_at",
+        RepositorySortField::UpdateTime => "r.updated_at",
+        RepositorySortField::PullCount => "r.pull_count",
+    }
+}
+
+impl Database {
+    /// `FROM` clause joining each repository to its project. The join is an equality on
+    /// the project name cut from the repository name, so it is an index lookup per row
+    /// (the functions differ per backend); the range condition keeps a name without any
+    /// `/` from matching a project of the same name.
+    fn repositories_from(&self) -> String {
+        let head = match self.backend {
+            Backend::Sqlite { .. } => "substr(r.name, 1, instr(r.name, '/') - 1)",
+            Backend::Postgres(_) => "split_part(r.name, '/', 1)",
+        };
+        format!("FROM repositories r JOIN projects p ON p.name = {head} AND {IN_PROJECT}")
+    }
+
+    fn select_repositories(&self) -> String {
+        format!(
+            "SELECT r.id, p.project_id, r.name, r.description, \
+             (SELECT COUNT(*) FROM manifests m WHERE m.repository_id = r.id AND {BASE_ARTIFACT}) AS artifact_count, \
+             r.pull_count, r.created_at, r.updated_at {}",
+            self.repositories_from()
+        )
+    }
+
+    /// One page of the repositories matching `filter`, and how many match in all.
+    /// Repositories outside every project (none can be pushed) are not listed.
+    pub async fn list_repository_infos(
+        &self,
+        filter: &RepositoryFilter,
+        sort: &[SortKey<RepositorySortField>],
+        window: Window,
+    ) -> Result<(Vec<RepositoryInfo>, u64), DbError> {
+        let mut w = Where::default();
+        filter.scope.restrict(&mut w);
+        if let Some(project) = &filter.project {
+            let (low, high) = repository_range(project);
+            let low = w.param(Bind::Text(low));
+            let high = w.param(Bind::Text(high));
+            w.clause(format!("r.name >= {low} AND r.name < {high}"));
+        }
+        if let Some(m) = &filter.name {
+            w.text("r.name", m);
+        }
+        // Counted before the LIMIT placeholders join the bind list.
+        let count_sql = format!("SELECT COUNT(*) {}{}", self.repositories_from(), w.sql());
+        let total: i64 = with_reader!(self, pool => {
+            bind_all!(sqlx::query_scalar::<_, i64>(&count_sql), &w.binds)
+                .fetch_one(pool)
+                .await?
+        });
+        let conditions = w.sql();
+        let order = order_by(sort, sort_column, "r.id");
+        let limit = w.limit(window)?;
+        let sql = format!("{}{conditions}{order}{limit}", self.select_repositories());
+        let rows = with_reader!(self, pool => {
+            bind_all!(sqlx::query_as::<_, RepositoryRow>(&sql), &w.binds)
+                .fetch_all(pool)
+                .await?
+        });
+        let repositories = rows
+            .into_iter()
+            .map(RepositoryRow::decode)
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok((repositories, from_db_int(total, "count")?))
+    }
+
+    /// The repository named `name` (full name), if it exists inside a project.
+    pub async fn repository_info(&self, name: &str) -> Result<Option<RepositoryInfo>, DbError> {
+        let sql = format!("{} WHERE r.name = $1", self.select_repositories());
+        let row = with_reader!(self, pool => {
+            sqlx::query_as::<_, RepositoryRow>(&sql)
+                .bind(name)
+                .fetch_optional(pool)
+                .await?
+        });
+        row.map(RepositoryRow::decode).transpose()
+    }
+
+    /// Sets a repository's description; `false` if there is no such repository.
+    pub async fn set_repository_description(
+        &self,
+        name: &str,
+        description: &str,
+    ) -> Result<bool, DbError> {
+        let updated = with_writer!(self, pool => {
+            sqlx::query("UPDATE repositories SET description = $1, updated_at = $2 WHERE name = $3")
+                .bind(description)
+                .bind(now())
+                .bind(name)
+                .execute(pool)
+                .await?
+                .rows_affected()
+        });
+        Ok(updated > 0)
+    }
+
+    /// Deletes a repository with everything in it (manifests, tags, blob links, upload
+    /// sessions) in one transaction. Returns the ids of the upload sessions it ended, so
+    /// the caller can remove their staged bytes from blob storage; `None` if there was no
+    /// such repository. Blobs themselves stay until garbage collection.
+    pub async fn delete_repository(&self, name: &str) -> Result<Option<Vec<String>>, DbError> {
+        let outcome = with_transaction!(self, tx => {
+            let id = sqlx::query_scalar::<_, i64>("SELECT id FROM repositories WHERE name = $1")
+                .bind(name)
+                .fetch_optional(&mut *tx)
+                .await?;
+            match id {
+                None => None,
+                Some(id) => {
+                    let uploads = sqlx::query_scalar::<_, String>(
+                        "SELECT id FROM uploads WHERE repository_id = $1 ORDER BY id",
+                    )
+                    .bind(id)
+                    .fetch_all(&mut *tx)
+                    .await?;
+                    sqlx::query("DELETE FROM repositories WHERE id = $1")
+                        .bind(id)
+                        .execute(&mut *tx)
+                        .await?;
+                    tx.commit().await?;
+                    Some(uploads)
+                }
+            }
+        });
+        Ok(outcome)
+    }
+}

@@ -1,0 +1,644 @@
+//! The accounts store contract: user administration, robot accounts, the audit log and
+//! storage totals, on SQLite (a temp file) and Postgres (a database of its own on the
+//! server named by `BERTH_TEST_DATABASE_URL`).
+//!
+//! Run from the workspace root:
+//!   eval "$(bash tests/services/pg-up.sh)"; cargo test -p projects --test accounts; eval "$PG_STOP"
+
+mod support;
+
+use std::collections::BTreeMap;
+
+use projects::{
+    AuditFilter, AuditSortField, CreateProjectOutcome, CreateRobotOutcome, CreateUserOutcome,
+    Database, DeleteProjectOutcome, MemberUser, NewAuditEntry, NewProject, NewRobot, NewUser,
+    RobotFilter, RobotSortField, RobotUpdate, SortKey, TextMatch, UpdateProfileOutcome, UserFilter,
+    UserSortField, Window,
+};
+use rbac::{Access, AccessDirectory, RobotLevel, RobotPermission};
+use registry_core::meta::MetadataStore;
+use registry_core::{Digest, RepoName};
+use support::open;
+
+/// Instantiates every case once per backend: `sqlite::<case>` and `postgres::<case>`.
+macro_rules! contract {
+    ($($case:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $case() {
+                    crate::support::run(crate::support::Backend::Sqlite, crate::$case).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $case() {
+                    crate::support::run(crate::support::Backend::Postgres, crate::$case).await;
+                }
+            )*
+        }
+    };
+}
+
+contract!(
+    users_are_created_once_per_name_and_email,
+    users_list_filter_sort_and_page,
+    user_search_puts_prefix_matches_first,
+    profile_admin_flag_password_and_delete,
+    project_admin_anywhere,
+    robots_round_trip_and_names_are_unique,
+    robots_list_by_level_project_and_name,
+    robots_update_secret_and_delete,
+    robots_go_with_their_project,
+    audit_entries_filter_sort_and_page,
+    logins_are_audited,
+    blob_bytes_count_each_blob_once,
+);
+
+// ---- helpers ------------------------------------------------------------------------
+
+const ALL: Window = Window::ALL;
+
+fn window(offset: u64, limit: u64) -> Window {
+    Window { offset, limit }
+}
+
+fn new_user(name: &str, email: &str) -> NewUser {
+    NewUser {
+        username: name.to_owned(),
+        email: email.to_owned(),
+        realname: format!("{name} Real"),
+        comment: String::new(),
+        password: "Passw0rdPassw0rd".to_owned(),
+        sysadmin: false,
+    }
+}
+
+async fn user(db: &Database, name: &str) -> i64 {
+    match db
+        .create_user(&new_user(name, &format!("{name}@example.com")))
+        .await
+        .expect("create user")
+    {
+        CreateUserOutcome::Created(u) => u.id,
+        other => panic!("{other:?}"),
+    }
+}
+
+async fn project(db: &Database, name: &str, owner: Option<i64>) -> i64 {
+    let outcome = db
+        .create_project(&NewProject {
+            name: name.to_owned(),
+            owner_id: owner,
+            metadata: BTreeMap::new(),
+        })
+        .await
+        .expect("create project");
+    match outcome {
+        CreateProjectOutcome::Created(id) => id,
+        other => panic!("{other:?}"),
+    }
+}
+
+fn permission(namespace: &str, pairs: &[(&str, &str)]) -> RobotPermission {
+    RobotPermission {
+        kind: "project".into(),
+        namespace: namespace.into(),
+        access: pairs
+            .iter()
+            .map(|(r, a)| Access {
+                resource: (*r).into(),
+                action: (*a).into(),
+                effect: None,
+            })
+            .collect(),
+    }
+}
+
+fn new_robot(name: &str, level: RobotLevel, project_id: Option<i64>) -> NewRobot {
+    NewRobot {
+        name: name.to_owned(),
+        description: "ci".to_owned(),
+        level,
+        project_id,
+        duration: 30,
+        expires_at: 1_900_000_000,
+        disabled: false,
+        creator_type: "local".to_owned(),
+        creator_ref: 1,
+        permissions: vec![permission("lib", &[("repository", "pull")])],
+        secret_hash: "ab".repeat(32),
+    }
+}
+
+async fn robot(db: &Database, robot: &NewRobot) -> projects::RobotRecord {
+    match db.create_robot(robot).await.expect("create robot") {
+        CreateRobotOutcome::Created(r) => r,
+        other => panic!("{other:?}"),
+    }
+}
+
+fn names<T>(items: &[T], name: impl Fn(&T) -> &str) -> Vec<String> {
+    items.iter().map(|i| name(i).to_owned()).collect()
+}
+
+async fn audit(db: &Database, project_id: Option<i64>, operation: &str, username: &str) {
+    db.add_audit_entry(&NewAuditEntry {
+        project_id,
+        operation: operation.to_owned(),
+        resource_type: "repository".to_owned(),
+        resource: format!("lib/app-{operation}"),
+        username: username.to_owned(),
+        client_ip: "10.0.0.1".to_owned(),
+    })
+    .await
+    .expect("audit");
+}
+
+// ---- users --------------------------------------------------------------------------
+
+async fn users_are_created_once_per_name_and_email(url: String) {
+    let db = open(&url).await;
+    let created = db
+        .create_user(&new_user("alice", "alice@example.com"))
+        .await
+        .unwrap();
+    let CreateUserOutcome::Created(alice) = created else {
+        panic!("{created:?}")
+    };
+    assert_eq!(alice.username, "alice");
+    assert_eq!(alice.email, "alice@example.com");
+    assert_eq!(alice.realname, "alice Real");
+    assert!(!alice.sysadmin);
+    assert!(alice.created_at > 0 && alice.updated_at == alice.created_at);
+    assert_eq!(
+        db.create_user(&new_user("alice", "other@example.com"))
+            .await
+            .unwrap(),
+        CreateUserOutcome::UsernameTaken
+    );
+    assert_eq!(
+        db.create_user(&new_user("bob", "alice@example.com"))
+            .await
+            .unwrap(),
+        CreateUserOutcome::EmailTaken
+    );
+    // Empty emails (the bootstrap admin's) may repeat.
+    for name in ["x1", "x2"] {
+        assert!(matches!(
+            db.create_user(&new_user(name, "")).await.unwrap(),
+            CreateUserOutcome::Created(_)
+        ));
+    }
+    // The password is stored hashed and verifies.
+    let verified = db
+        .verify_password("alice", "Passw0rdPassw0rd")
+        .await
+        .unwrap()
+        .expect("login");
+    assert_eq!(verified.id, alice.id);
+    assert_eq!(db.user_by_id(alice.id).await.unwrap(), Some(alice.clone()));
+    assert_eq!(db.user_by_name("alice").await.unwrap(), Some(alice));
+    assert_eq!(db.user_by_id(9999).await.unwrap(), None);
+}
+
+async fn users_list_filter_sort_and_page(url: String) {
+    let db = open(&url).await;
+    for name in ["carol", "alice", "bob", "Alina", "dave"] {
+        user(&db, name).await;
+    }
+    let by_name = [SortKey {
+        field: UserSortField::Username,
+        descending: false,
+    }];
+    let (all, total) = db
+        .list_users(&UserFilter::default(), &by_name, ALL)
+        .await
+        .unwrap();
+    assert_eq!(total, 5);
+    assert_eq!(
+        names(&all, |u| &u.username),
+        ["Alina", "alice", "bob", "carol", "dave"]
+    );
+    // Fuzzy is case-insensitive and matches literally (`_` and `%` are no wildcards).
+    let filter = UserFilter {
+        username: Some(TextMatch::Contains("ALI".into())),
+        email: None,
+    };
+    let (found, total) = db.list_users(&filter, &by_name, ALL).await.unwrap();
+    assert_eq!(
+        (names(&found, |u| &u.username), total),
+        (vec!["Alina".into(), "alice".into()], 2)
+    );
+    let wildcard = UserFilter {
+        username: Some(TextMatch::Contains("_".into())),
+        email: None,
+    };
+    assert_eq!(db.list_users(&wildcard, &[], ALL).await.unwrap().1, 0);
+    let exact = UserFilter {
+        username: None,
+        email: Some(TextMatch::Exact("bob@example.com".into())),
+    };
+    assert_eq!(
+        names(&db.list_users(&exact, &[], ALL).await.unwrap().0, |u| &u
+            .username),
+        ["bob"]
+    );
+    // Pages: total counts everything, pages do not overlap.
+    let desc = [SortKey {
+        field: UserSortField::Username,
+        descending: true,
+    }];
+    let (page1, total) = db
+        .list_users(&UserFilter::default(), &desc, window(0, 2))
+        .await
+        .unwrap();
+    let (page3, _) = db
+        .list_users(&UserFilter::default(), &desc, window(4, 2))
+        .await
+        .unwrap();
+    assert_eq!(total, 5);
+    assert_eq!(names(&page1, |u| &u.username), ["dave", "carol"]);
+    assert_eq!(names(&page3, |u| &u.username), ["Alina"]);
+}
+
+async fn user_search_puts_prefix_matches_first(url: String) {
+    let db = open(&url).await;
+    for name in ["malice", "alice", "bob", "alicia"] {
+        user(&db, name).await;
+    }
+    let (found, total) = db.search_users("ali", ALL).await.unwrap();
+    assert_eq!(total, 3);
+    let found: Vec<&str> = found.iter().map(|(_, n)| n.as_str()).collect();
+    assert_eq!(found, ["alice", "alicia", "malice"]);
+    let (page, total) = db.search_users("ali", window(1, 1)).await.unwrap();
+    assert_eq!((page.len(), total), (1, 3));
+    assert_eq!(page[0].1, "alicia");
+    assert_eq!(db.search_users("zzz", ALL).await.unwrap().1, 0);
+}
+
+async fn profile_admin_flag_password_and_delete(url: String) {
+    let db = open(&url).await;
+    let alice = user(&db, "alice").await;
+    let bob = user(&db, "bob").await;
+    assert_eq!(
+        db.update_user_profile(alice, "new@example.com", "Alice A.", "hi")
+            .await
+            .unwrap(),
+        UpdateProfileOutcome::Updated
+    );
+    let record = db.user_by_id(alice).await.unwrap().unwrap();
+    assert_eq!(
+        (
+            record.email.as_str(),
+            record.realname.as_str(),
+            record.comment.as_str()
+        ),
+        ("new@example.com", "Alice A.", "hi")
+    );
+    assert_eq!(
+        db.update_user_profile(bob, "new@example.com", "Bob", "")
+            .await
+            .unwrap(),
+        UpdateProfileOutcome::EmailTaken
+    );
+    assert_eq!(
+        db.update_user_profile(9999, "x@example.com", "X", "")
+            .await
+            .unwrap(),
+        UpdateProfileOutcome::NotFound
+    );
+
+    assert!(db.set_user_sysadmin(bob, true).await.unwrap());
+    assert!(db.user_by_id(bob).await.unwrap().unwrap().sysadmin);
+    assert!(
+        db.verify_password("bob", "Passw0rdPassw0rd")
+            .await
+            .unwrap()
+            .unwrap()
+            .is_admin
+    );
+    assert!(!db.set_user_sysadmin(9999, true).await.unwrap());
+
+    assert!(db.set_user_password(alice, "N3wPassword").await.unwrap());
+    assert!(
+        db.verify_password("alice", "N3wPassword")
+            .await
+            .unwrap()
+            .is_some()
+    );
+    assert!(
+        db.verify_password("alice", "Passw0rdPassw0rd")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(!db.set_user_password(9999, "N3wPassword").await.unwrap());
+
+    // Deleting a user removes their memberships; their projects stay, ownerless.
+    let lib = project(&db, "lib", Some(alice)).await;
+    assert!(db.delete_user(alice).await.unwrap());
+    assert!(!db.delete_user(alice).await.unwrap());
+    assert_eq!(db.user_by_id(alice).await.unwrap(), None);
+    assert_eq!(db.member_role(lib, alice).await.unwrap(), None);
+    let kept = db.project_by_id(lib).await.unwrap().expect("project stays");
+    assert_eq!(kept.owner_id, None);
+}
+
+async fn project_admin_anywhere(url: String) {
+    let db = open(&url).await;
+    let alice = user(&db, "alice").await;
+    let bob = user(&db, "bob").await;
+    let lib = project(&db, "lib", None).await;
+    assert!(!db.is_project_admin_anywhere(alice).await.unwrap());
+    db.add_member(lib, &MemberUser::Id(alice), 1).await.unwrap();
+    db.add_member(lib, &MemberUser::Id(bob), 2).await.unwrap();
+    assert!(db.is_project_admin_anywhere(alice).await.unwrap());
+    assert!(!db.is_project_admin_anywhere(bob).await.unwrap());
+}
+
+// ---- robots -------------------------------------------------------------------------
+
+async fn robots_round_trip_and_names_are_unique(url: String) {
+    let db = open(&url).await;
+    let lib = project(&db, "lib", None).await;
+    let spec = new_robot("robot$lib+ci", RobotLevel::Project, Some(lib));
+    let created = robot(&db, &spec).await;
+    assert_eq!(created.name, "robot$lib+ci");
+    assert_eq!(created.level, RobotLevel::Project);
+    assert_eq!(created.project_id, Some(lib));
+    assert_eq!((created.duration, created.expires_at), (30, 1_900_000_000));
+    assert_eq!(created.permissions, spec.permissions);
+    assert_eq!(
+        (created.creator_type.as_str(), created.creator_ref),
+        ("local", 1)
+    );
+    assert!(!created.disabled);
+    assert_eq!(
+        db.robot_by_id(created.id).await.unwrap(),
+        Some(created.clone())
+    );
+    assert_eq!(db.robot_by_id(9999).await.unwrap(), None);
+    assert_eq!(
+        db.create_robot(&spec).await.unwrap(),
+        CreateRobotOutcome::NameTaken
+    );
+    // The login lookup sees the same robot and the stored hash.
+    let (account, hash) = db.robot("robot$lib+ci").await.unwrap().expect("robot");
+    assert_eq!(account.id, created.id);
+    assert_eq!(account.permissions, spec.permissions);
+    assert_eq!(hash, spec.secret_hash);
+}
+
+async fn robots_list_by_level_project_and_name(url: String) {
+    let db = open(&url).await;
+    let lib = project(&db, "lib", None).await;
+    let app = project(&db, "app", None).await;
+    for (name, level, project_id) in [
+        ("robot$lib+b", RobotLevel::Project, Some(lib)),
+        ("robot$lib+a", RobotLevel::Project, Some(lib)),
+        ("robot$app+a", RobotLevel::Project, Some(app)),
+        ("robot$sys1", RobotLevel::System, None),
+        ("robot$sys2", RobotLevel::System, None),
+    ] {
+        robot(&db, &new_robot(name, level, project_id)).await;
+    }
+    let by_name = [SortKey {
+        field: RobotSortField::Name,
+        descending: false,
+    }];
+    let lib_robots = RobotFilter {
+        level: Some(RobotLevel::Project),
+        project_id: Some(lib),
+        name: None,
+    };
+    let (found, total) = db.list_robots(&lib_robots, &by_name, ALL).await.unwrap();
+    assert_eq!(
+        (names(&found, |r| &r.name), total),
+        (vec!["robot$lib+a".into(), "robot$lib+b".into()], 2)
+    );
+    let system = RobotFilter {
+        level: Some(RobotLevel::System),
+        project_id: None,
+        name: None,
+    };
+    let (found, total) = db
+        .list_robots(&system, &by_name, window(1, 1))
+        .await
+        .unwrap();
+    assert_eq!(
+        (names(&found, |r| &r.name), total),
+        (vec!["robot$sys2".into()], 2)
+    );
+    let fuzzy = RobotFilter {
+        level: None,
+        project_id: None,
+        name: Some(TextMatch::Contains("+A".into())),
+    };
+    assert_eq!(db.list_robots(&fuzzy, &[], ALL).await.unwrap().1, 2);
+}
+
+async fn robots_update_secret_and_delete(url: String) {
+    let db = open(&url).await;
+    let lib = project(&db, "lib", None).await;
+    let created = robot(
+        &db,
+        &new_robot("robot$lib+ci", RobotLevel::Project, Some(lib)),
+    )
+    .await;
+    let update = RobotUpdate {
+        description: "pushes".into(),
+        duration: -1,
+        expires_at: -1,
+        disabled: true,
+        permissions: vec![permission(
+            "lib",
+            &[("repository", "push"), ("repository", "pull")],
+        )],
+    };
+    assert!(db.update_robot(created.id, &update).await.unwrap());
+    let updated = db.robot_by_id(created.id).await.unwrap().unwrap();
+    assert_eq!(updated.description, "pushes");
+    assert_eq!(
+        (updated.duration, updated.expires_at, updated.disabled),
+        (-1, -1, true)
+    );
+    assert_eq!(updated.permissions, update.permissions);
+    assert_eq!(updated.name, created.name);
+    assert!(!db.update_robot(9999, &update).await.unwrap());
+
+    assert!(db.set_robot_secret_hash(created.id, "cd").await.unwrap());
+    let (account, hash) = db.robot("robot$lib+ci").await.unwrap().unwrap();
+    assert_eq!(hash, "cd");
+    assert!(account.disabled);
+    assert!(!db.set_robot_secret_hash(9999, "cd").await.unwrap());
+
+    assert!(db.delete_robot(created.id).await.unwrap());
+    assert!(!db.delete_robot(created.id).await.unwrap());
+    assert!(db.robot("robot$lib+ci").await.unwrap().is_none());
+}
+
+async fn robots_go_with_their_project(url: String) {
+    let db = open(&url).await;
+    let lib = project(&db, "lib", None).await;
+    let project_robot = robot(
+        &db,
+        &new_robot("robot$lib+ci", RobotLevel::Project, Some(lib)),
+    )
+    .await;
+    let system_robot = robot(&db, &new_robot("robot$all", RobotLevel::System, None)).await;
+    assert_eq!(
+        db.delete_project(lib).await.unwrap(),
+        DeleteProjectOutcome::Deleted
+    );
+    assert_eq!(db.robot_by_id(project_robot.id).await.unwrap(), None);
+    assert!(db.robot_by_id(system_robot.id).await.unwrap().is_some());
+}
+
+// ---- audit log ----------------------------------------------------------------------
+
+async fn audit_entries_filter_sort_and_page(url: String) {
+    let db = open(&url).await;
+    let lib = project(&db, "lib", None).await;
+    let app = project(&db, "app", None).await;
+    audit(&db, Some(lib), "create", "alice").await;
+    audit(&db, Some(lib), "push", "bob").await;
+    audit(&db, Some(app), "delete", "alice").await;
+    audit(&db, None, "update", "admin").await;
+
+    let (all, total) = db
+        .list_audit_entries(&AuditFilter::default(), &[], ALL)
+        .await
+        .unwrap();
+    assert_eq!(total, 4);
+    // Newest first (same second: the later id first).
+    let ops: Vec<&str> = all.iter().map(|e| e.operation.as_str()).collect();
+    assert_eq!(ops, ["update", "delete", "push", "create"]);
+    let first = &all[3];
+    assert_eq!(
+        (
+            first.project_id,
+            first.resource.as_str(),
+            first.resource_type.as_str()
+        ),
+        (Some(lib), "lib/app-create", "repository")
+    );
+    assert_eq!(
+        (first.username.as_str(), first.client_ip.as_str()),
+        ("alice", "10.0.0.1")
+    );
+
+    let only_lib = AuditFilter {
+        project_ids: Some(vec![lib]),
+        ..AuditFilter::default()
+    };
+    assert_eq!(
+        db.list_audit_entries(&only_lib, &[], ALL).await.unwrap().1,
+        2
+    );
+    let nothing = AuditFilter {
+        project_ids: Some(vec![]),
+        ..AuditFilter::default()
+    };
+    assert_eq!(
+        db.list_audit_entries(&nothing, &[], ALL).await.unwrap().1,
+        0
+    );
+    let alice = AuditFilter {
+        username: Some(TextMatch::Exact("alice".into())),
+        operation: Some(TextMatch::Contains("DEL".into())),
+        ..AuditFilter::default()
+    };
+    let (found, total) = db.list_audit_entries(&alice, &[], ALL).await.unwrap();
+    assert_eq!((total, found[0].operation.as_str()), (1, "delete"));
+    let resource = AuditFilter {
+        resource: Some(TextMatch::Contains("app-p".into())),
+        resource_type: Some(TextMatch::Exact("repository".into())),
+        ..AuditFilter::default()
+    };
+    assert_eq!(
+        db.list_audit_entries(&resource, &[], ALL).await.unwrap().1,
+        1
+    );
+
+    let now = chrono::Utc::now().timestamp();
+    let recent = AuditFilter {
+        op_time_from: Some(now - 60),
+        op_time_to: Some(now + 60),
+        ..AuditFilter::default()
+    };
+    assert_eq!(db.list_audit_entries(&recent, &[], ALL).await.unwrap().1, 4);
+    let future = AuditFilter {
+        op_time_from: Some(now + 60),
+        ..AuditFilter::default()
+    };
+    assert_eq!(db.list_audit_entries(&future, &[], ALL).await.unwrap().1, 0);
+
+    let by_user = [
+        SortKey {
+            field: AuditSortField::Username,
+            descending: false,
+        },
+        SortKey {
+            field: AuditSortField::Id,
+            descending: false,
+        },
+    ];
+    let (page, total) = db
+        .list_audit_entries(&AuditFilter::default(), &by_user, window(1, 2))
+        .await
+        .unwrap();
+    assert_eq!(total, 4);
+    let page: Vec<(&str, &str)> = page
+        .iter()
+        .map(|e| (e.username.as_str(), e.operation.as_str()))
+        .collect();
+    assert_eq!(page, [("alice", "create"), ("alice", "delete")]);
+}
+
+async fn logins_are_audited(url: String) {
+    let db = open(&url).await;
+    db.record_login("alice", "192.0.2.7", true).await.unwrap();
+    db.record_login("alice", "192.0.2.8", false).await.unwrap();
+    let filter = AuditFilter {
+        resource_type: Some(TextMatch::Exact("user".into())),
+        ..AuditFilter::default()
+    };
+    let (entries, total) = db.list_audit_entries(&filter, &[], ALL).await.unwrap();
+    assert_eq!(total, 2);
+    let seen: Vec<(&str, &str, &str, Option<i64>)> = entries
+        .iter()
+        .map(|e| {
+            (
+                e.operation.as_str(),
+                e.username.as_str(),
+                e.client_ip.as_str(),
+                e.project_id,
+            )
+        })
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            ("login_failed", "alice", "192.0.2.8", None),
+            ("login", "alice", "192.0.2.7", None)
+        ]
+    );
+}
+
+// ---- statistics ---------------------------------------------------------------------
+
+async fn blob_bytes_count_each_blob_once(url: String) {
+    let db = open(&url).await;
+    assert_eq!(db.total_blob_bytes().await.unwrap(), 0);
+    let a: RepoName = "lib/a".parse().unwrap();
+    let b: RepoName = "lib/b".parse().unwrap();
+    let one = Digest::of(b"one");
+    let two = Digest::of(b"two!");
+    db.commit_blob(&a, &one, 3, None).await.unwrap();
+    db.commit_blob(&b, &one, 3, None).await.unwrap();
+    db.commit_blob(&b, &two, 4, None).await.unwrap();
+    assert_eq!(db.total_blob_bytes().await.unwrap(), 7);
+}
