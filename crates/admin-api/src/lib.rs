@@ -8,12 +8,20 @@
 
 pub mod audit;
 pub mod auth;
+mod catalogue;
 pub mod error;
+mod extract;
+mod narrowing;
 mod openapi;
 pub mod pagination;
 pub mod query;
+mod robot_model;
 mod routes;
+mod rules;
+pub mod sort;
 pub mod state;
+pub mod time;
+mod visibility;
 
 pub use auth::{Authenticator, Caller};
 pub use error::ApiError;
