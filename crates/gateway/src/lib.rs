@@ -1,6 +1,8 @@
 //! The `berth` binary's library: configuration, wiring of the crates into one HTTP
 //! server, middleware, and the `serve` / `migrate` subcommands.
 
+mod activity;
+mod api_auth;
 pub mod config;
 mod credentials;
 mod health;
@@ -50,8 +52,8 @@ pub async fn serve_on(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let started = std::time::Instant::now();
-    let (app, registry) = build(&config).await?;
-    spawn_upload_janitor(registry, config.upload_expiry_secs);
+    let app = build(&config).await?;
+    spawn_upload_janitor(app.registry.clone(), config.upload_expiry_secs);
     let address = listener
         .local_addr()
         .context("reading the listen address")?;
@@ -62,17 +64,19 @@ pub async fn serve_on(
     );
     axum::serve(
         listener,
-        app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+        app.router
+            .into_make_service_with_connect_info::<std::net::SocketAddr>(),
     )
     .with_graceful_shutdown(shutdown)
     .await
     .context("serving HTTP")?;
+    app.flusher.finish().await;
     tracing::info!("berth stopped");
     Ok(())
 }
 
 /// Builds the whole application: database, storage, token service, routes.
-pub async fn build(config: &Config) -> anyhow::Result<(Router, Registry)> {
+pub async fn build(config: &Config) -> anyhow::Result<App> {
     if !config.uses_s3() || config.database_url.is_none() {
         std::fs::create_dir_all(&config.data_dir).with_context(|| {
             format!("cannot create data directory {}", config.data_dir.display())
@@ -111,6 +115,7 @@ pub async fn build(config: &Config) -> anyhow::Result<(Router, Registry)> {
             robot_key.as_bytes(),
         )),
     );
+    let (recorder, flusher) = activity::start(db.clone());
     let tokens = Arc::new(
         token_auth::TokenService::new(
             token_auth::TokenConfig {
@@ -124,17 +129,38 @@ pub async fn build(config: &Config) -> anyhow::Result<(Router, Registry)> {
             Arc::new(accounts),
             directory,
         )
-        .context("configuring the token service")?,
+        .context("configuring the token service")?
+        .with_login_observer(recorder.clone()),
     );
 
-    let meta: Arc<dyn MetadataStore> = Arc::new(db);
-    let registry = Registry::new(meta.clone(), blobs.clone(), tokens.clone());
+    let meta: Arc<dyn MetadataStore> = Arc::new(db.clone());
+    let registry = Registry::new(meta.clone(), blobs.clone(), tokens.clone()).with_events(recorder);
+    let api = admin_api::ApiState {
+        db: db.clone(),
+        auth: Arc::new(api_auth::TokenAuthenticator::new(tokens.clone(), db)),
+        registry: registry.clone(),
+        robot_secret_key: Arc::from(robot_key.as_bytes()),
+        external_url: config.external_url.clone(),
+    };
     let app = Router::new()
         .merge(registry_core::http::router(registry.clone()))
         .merge(token_auth::router(tokens))
+        .merge(admin_api::router(api))
         .merge(health::router(meta, blobs))
         .layer(middleware::stack());
-    Ok((app, registry))
+    Ok(App {
+        router: app,
+        registry,
+        flusher,
+    })
+}
+
+/// The assembled server: routes, the registry (for background jobs), and the activity
+/// writer to finish at shutdown.
+pub struct App {
+    pub router: Router,
+    pub registry: Registry,
+    flusher: activity::Flusher,
 }
 
 async fn open_database(config: &Config) -> anyhow::Result<projects::Database> {
