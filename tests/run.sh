@@ -119,4 +119,4 @@ echo "Postgres on 127.0.0.1:$pg_port, S3 at $BERTH_TEST_S3_ENDPOINT, Docker at $
 
 # ---------------------------------------------------------------------------------------
 section "Tests (cargo test --workspace $*)"
-cargo test --workspace "$@"
+if [ "$#" -gt 0 ]; then cargo test "$@"; else cargo test --workspace; fi
