@@ -7,6 +7,8 @@
 //!   crash tests; `start_replica` starts a second process on the same database and bucket.
 //! - [`RegistryClient`] is a small OCI distribution client over reqwest that follows the
 //!   Docker token flow, for exact protocol assertions. It fails the test on any 5xx.
+//! - [`ApiClient`] calls the Harbor-compatible admin API (`/api/v2.0`) with Basic
+//!   credentials: users, projects, members, robot accounts, the audit log.
 //! - [`Docker`] and [`Skopeo`] run the real CLIs against the private engine started by
 //!   `tests/services/dockerd-up.sh`.
 //!
@@ -14,6 +16,7 @@
 //! `BERTH_TEST_DATABASE_URL` and `BERTH_TEST_S3_*`. A test that needs one of them fails with
 //! a message saying how to provide it; none is skipped silently.
 
+pub mod admin;
 pub mod client;
 pub mod docker;
 pub mod env;
@@ -22,6 +25,7 @@ pub mod process;
 pub mod raw;
 pub mod server;
 
+pub use admin::{ApiClient, Role};
 pub use client::{RegistryClient, Resp};
 pub use docker::{Docker, Skopeo};
 pub use oci::{Blob, Image};

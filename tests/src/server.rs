@@ -199,6 +199,32 @@ impl BerthServer {
         RegistryClient::new(&self.base_url(), None)
     }
 
+    /// Runs one SQL statement on this registry's metadata database: Postgres through
+    /// `psql`, the embedded SQLite file (`berth.db` in the data directory, where
+    /// `berth serve` keeps it by default) through python3's sqlite3 module. For states the
+    /// API cannot create on purpose, such as a robot account whose lifetime has run out.
+    pub async fn execute_sql(&self, sql: &str) {
+        let out = match &self.shared {
+            Some(shared) => psql(&shared.database.url, sql).await,
+            None => {
+                let db = self.data_dir().join("berth.db");
+                assert!(db.is_file(), "no SQLite database at {}", db.display());
+                let mut cmd = tokio::process::Command::new("python3");
+                cmd.args([
+                    "-c",
+                    "import sqlite3, sys\n\
+                     c = sqlite3.connect(sys.argv[1], timeout=30)\n\
+                     c.execute(sys.argv[2])\n\
+                     c.commit()\n",
+                ])
+                .arg(&db)
+                .arg(sql);
+                process::run(cmd, None, Duration::from_secs(60)).await
+            }
+        };
+        assert!(out.success(), "running `{sql}` on the database: {out}");
+    }
+
     /// The last `lines` lines the server printed (all its runs, with restart markers).
     pub fn log_tail(&self, lines: usize) -> String {
         tail(&self.log_path(), lines)
