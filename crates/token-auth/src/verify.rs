@@ -2,6 +2,9 @@
 //! on every registry request, so everything reusable (keys, validation rules) is built
 //! once up front. The project checks on top of it live in `gate`.
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
 use async_trait::async_trait;
 use axum::http::{HeaderMap, header};
 use jsonwebtoken::{Algorithm, Validation};
@@ -14,9 +17,37 @@ use crate::error::AuthError;
 use crate::keys::VerifyingKey;
 use crate::service::TokenConfig;
 
+/// Tokens whose signature and claims already verified, so each token costs one ECDSA
+/// verification rather than one per request (it dominates the CPU of a small registry
+/// request). Keyed by the whole token: only identical bytes hit. The validity window is
+/// still checked on every use. Bounded: cleared when full; entries are re-verified then.
+#[derive(Debug, Default)]
+struct VerifiedTokens {
+    map: Mutex<HashMap<Box<str>, Arc<Claims>>>,
+}
+
+/// How many verified tokens are remembered (a few hundred bytes each).
+const VERIFIED_TOKENS_CAPACITY: usize = 8192;
+
+impl VerifiedTokens {
+    fn get(&self, token: &str) -> Option<Arc<Claims>> {
+        self.map.lock().ok()?.get(token).cloned()
+    }
+
+    fn insert(&self, token: &str, claims: Arc<Claims>) {
+        if let Ok(mut map) = self.map.lock() {
+            if map.len() >= VERIFIED_TOKENS_CAPACITY {
+                map.clear();
+            }
+            map.insert(token.into(), claims);
+        }
+    }
+}
+
 /// Checks `Authorization: Bearer <jwt>` against the token service's public key(s).
 #[derive(Debug, Clone)]
 pub struct BearerVerifier {
+    verified: Arc<VerifiedTokens>,
     keys: Vec<VerifyingKey>,
     validation: Validation,
     service: String,
@@ -41,6 +72,7 @@ impl BearerVerifier {
         validation.validate_nbf = false;
         validation.leeway = 0;
         Ok(BearerVerifier {
+            verified: Arc::default(),
             keys: vec![key],
             validation,
             service: config.service.clone(),
@@ -71,6 +103,10 @@ impl BearerVerifier {
         upload: Option<UploadContext>,
         now: i64,
     ) -> Result<Claims, AuthError> {
+        if let Some(claims) = self.verified.get(token) {
+            self.check_time(&claims, upload, now)?;
+            return Ok(Claims::clone(&claims));
+        }
         let header =
             jsonwebtoken::decode_header(token).map_err(|_| AuthError::InvalidToken("malformed"))?;
         let kid = header
@@ -86,6 +122,7 @@ impl BearerVerifier {
             .map_err(|e| AuthError::InvalidToken(describe(e.kind())))?
             .claims;
         self.check_time(&claims, upload, now)?;
+        self.verified.insert(token, Arc::new(claims.clone()));
         Ok(claims)
     }
 
