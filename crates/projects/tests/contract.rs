@@ -49,6 +49,7 @@ contract!(
     put_manifest_with_missing_references_writes_nothing,
     manifest_by_tag_and_digest,
     tag_moves_and_deletes,
+    concurrent_pushes_of_one_manifest_all_succeed,
     delete_manifest_removes_its_tags,
     tags_paginate_in_byte_order,
     catalog_paginates_in_byte_order,
@@ -557,6 +558,44 @@ async fn tag_moves_and_deletes(url: String) {
         Some(m2),
         "manifest stays"
     );
+}
+
+/// Many clients pushing the same manifest under different tags at once (a CI fleet
+/// tagging one build): every push succeeds and every tag points at the one manifest.
+async fn concurrent_pushes_of_one_manifest_all_succeed(url: String) {
+    let db = open(&url).await;
+    let r = repo("lib/fleet");
+    let layer = link_blob(&db, &r, b"shared layer").await;
+    let config = link_blob(&db, &r, b"shared config").await;
+    let refs = ManifestReferences {
+        blobs: vec![config, layer],
+        manifests: vec![],
+    };
+    let m = manifest(b"one build");
+    let pushes: Vec<_> = (0..16)
+        .map(|i| {
+            let (db, r, m, refs) = (db.clone(), r.clone(), m.clone(), refs.clone());
+            tokio::spawn(async move {
+                let t = tag(&format!("build-{i:02}"));
+                db.put_manifest(&r, &m, &refs, Some(&t)).await
+            })
+        })
+        .collect();
+    for push in pushes {
+        let outcome = push.await.expect("task").expect("put manifest");
+        assert_eq!(outcome, PutManifestOutcome::Stored);
+    }
+    let tags = db.list_tags(&r, None, 100).await.unwrap();
+    assert_eq!(tags.len(), 16);
+    for t in tags {
+        assert_eq!(
+            db.manifest_by_tag(&r, &tag(&t))
+                .await
+                .unwrap()
+                .map(|m| m.digest),
+            Some(m.digest.clone())
+        );
+    }
 }
 
 async fn delete_manifest_removes_its_tags(url: String) {

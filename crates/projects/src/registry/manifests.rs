@@ -154,13 +154,16 @@ pub(crate) async fn put_manifest(
         .fetch_one(&mut *tx)
         .await?;
 
-        sqlx::query("DELETE FROM manifest_references WHERE manifest_id = $1")
-            .bind(manifest_id)
-            .execute(&mut *tx)
-            .await?;
+        // A digest names its bytes, so its references never change: insert what is
+        // missing. Concurrent pushes of one manifest (under different tags) both get
+        // here; on Postgres the second waits for the first and then skips its rows
+        // instead of failing on the primary key.
         let kinds = blobs.iter().map(|d| ("blob", d)).chain(children.iter().map(|d| ("manifest", d)));
         for (kind, child) in kinds {
-            sqlx::query("INSERT INTO manifest_references (manifest_id, kind, digest) VALUES ($1, $2, $3)")
+            sqlx::query(
+                "INSERT INTO manifest_references (manifest_id, kind, digest) VALUES ($1, $2, $3) \
+                 ON CONFLICT (manifest_id, kind, digest) DO NOTHING",
+            )
                 .bind(manifest_id)
                 .bind(kind)
                 .bind(child.to_string())
