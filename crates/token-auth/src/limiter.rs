@@ -5,6 +5,11 @@
 //! Nobody is locked out for good: a block lasts at most one window. The state is in
 //! memory, per replica; a guesser spread over N replicas gets N times the budget, which
 //! still turns millions of guesses into dozens.
+//!
+//! Attempts still being checked count too, but only for a key that already has a
+//! failure in the window: a guesser cannot slip many guesses in parallel past a key
+//! under suspicion, while a CI fleet logging one robot in from many jobs at once (no
+//! failures) is never slowed.
 
 use std::collections::{HashMap, VecDeque};
 use std::hash::Hash;
@@ -46,10 +51,19 @@ pub(crate) struct LoginLimiter {
     state: Mutex<State>,
 }
 
+/// One login attempt in a key's window: still being checked, or failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Entry {
+    at: Instant,
+    failed: bool,
+}
+
+type Table<K> = HashMap<K, VecDeque<Entry>>;
+
 #[derive(Debug, Default)]
 struct State {
-    accounts: HashMap<String, VecDeque<Instant>>,
-    addresses: HashMap<IpAddr, VecDeque<Instant>>,
+    accounts: Table<String>,
+    addresses: Table<IpAddr>,
 }
 
 /// A login attempt that was let through; report how it ended.
@@ -116,13 +130,27 @@ impl LoginLimiter {
     /// are not, or one valid login would reset a guesser's budget for other accounts).
     pub(crate) fn succeeded(&self, attempt: Attempt) {
         let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
-        state.accounts.remove(&attempt.account);
+        // The right credentials clear the account's failures; other attempts still in
+        // progress stay counted (they may be a guesser's).
+        if let Some(entries) = state.accounts.get_mut(&attempt.account) {
+            entries.retain(|e| !e.failed);
+        }
+        forget(&mut state.accounts, &attempt.account, attempt.at);
         if let Some(ip) = attempt.client {
             forget(&mut state.addresses, &ip, attempt.at);
         }
     }
 
     /// The check could not run (backend failure): the attempt does not count.
+    /// The credentials were wrong: the attempt now counts as a failure.
+    pub(crate) fn failed(&self, attempt: Attempt) {
+        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        mark_failed(&mut state.accounts, &attempt.account, attempt.at);
+        if let Some(ip) = attempt.client {
+            mark_failed(&mut state.addresses, &ip, attempt.at);
+        }
+    }
+
     pub(crate) fn abandoned(&self, attempt: Attempt) {
         let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
         forget(&mut state.accounts, &attempt.account, attempt.at);
@@ -134,21 +162,25 @@ impl LoginLimiter {
 
 /// How long `key` must wait at `now`, if its failures in the window reached `limit`.
 fn wait<K: Eq + Hash>(
-    table: &mut HashMap<K, VecDeque<Instant>>,
+    table: &mut Table<K>,
     key: &K,
     limit: u32,
     window: Duration,
     now: Instant,
 ) -> Option<Duration> {
-    let failures = table.get_mut(key)?;
-    prune(failures, window, now);
-    let limit = usize::try_from(limit).unwrap_or(usize::MAX);
-    if failures.len() < limit {
+    let entries = table.get_mut(key)?;
+    prune(entries, window, now);
+    // No failure yet: attempts in progress are not suspicious.
+    if !entries.iter().any(|e| e.failed) {
         return None;
     }
-    // Blocked until enough failures age out to bring the count under the limit.
-    let index = failures.len() - limit;
-    let until = failures.get(index).map(|t| *t + window)?;
+    let limit = usize::try_from(limit).unwrap_or(usize::MAX);
+    if entries.len() < limit {
+        return None;
+    }
+    // Blocked until enough entries age out to bring the count under the limit.
+    let index = entries.len() - limit;
+    let until = entries.get(index).map(|e| e.at + window)?;
     Some(
         until
             .saturating_duration_since(now)
@@ -156,45 +188,52 @@ fn wait<K: Eq + Hash>(
     )
 }
 
-fn record<K: Eq + Hash + Clone>(
-    table: &mut HashMap<K, VecDeque<Instant>>,
-    key: K,
-    window: Duration,
-    now: Instant,
-) {
+fn record<K: Eq + Hash + Clone>(table: &mut Table<K>, key: K, window: Duration, now: Instant) {
     if !table.contains_key(&key) && table.len() >= MAX_TRACKED {
         make_room(table, window, now);
     }
-    table.entry(key).or_default().push_back(now);
+    table.entry(key).or_default().push_back(Entry {
+        at: now,
+        failed: false,
+    });
 }
 
-fn forget<K: Eq + Hash>(table: &mut HashMap<K, VecDeque<Instant>>, key: &K, at: Instant) {
-    if let Some(failures) = table.get_mut(key) {
-        if let Some(position) = failures.iter().rposition(|t| *t == at) {
-            failures.remove(position);
+/// Position of the attempt begun at `at` that is still being checked.
+fn pending_position(entries: &VecDeque<Entry>, at: Instant) -> Option<usize> {
+    entries.iter().rposition(|e| e.at == at && !e.failed)
+}
+
+fn mark_failed<K: Eq + Hash>(table: &mut Table<K>, key: &K, at: Instant) {
+    if let Some(entries) = table.get_mut(key)
+        && let Some(position) = pending_position(entries, at)
+    {
+        entries[position].failed = true;
+    }
+}
+
+fn forget<K: Eq + Hash>(table: &mut Table<K>, key: &K, at: Instant) {
+    if let Some(entries) = table.get_mut(key) {
+        if let Some(position) = pending_position(entries, at) {
+            entries.remove(position);
         }
-        if failures.is_empty() {
+        if entries.is_empty() {
             table.remove(key);
         }
     }
 }
 
-fn prune(failures: &mut VecDeque<Instant>, window: Duration, now: Instant) {
-    while failures
+fn prune(entries: &mut VecDeque<Entry>, window: Duration, now: Instant) {
+    while entries
         .front()
-        .is_some_and(|t| now.saturating_duration_since(*t) >= window)
+        .is_some_and(|e| now.saturating_duration_since(e.at) >= window)
     {
-        failures.pop_front();
+        entries.pop_front();
     }
 }
 
 /// Drops keys whose failures have all aged out; if the table is still full, drops the
 /// key that failed least recently, which is the one closest to being forgotten anyway.
-fn make_room<K: Eq + Hash + Clone>(
-    table: &mut HashMap<K, VecDeque<Instant>>,
-    window: Duration,
-    now: Instant,
-) {
+fn make_room<K: Eq + Hash + Clone>(table: &mut Table<K>, window: Duration, now: Instant) {
     table.retain(|_, failures| {
         prune(failures, window, now);
         !failures.is_empty()
@@ -204,7 +243,7 @@ fn make_room<K: Eq + Hash + Clone>(
     }
     let stalest = table
         .iter()
-        .min_by_key(|(_, failures)| failures.back().copied())
+        .min_by_key(|(_, entries)| entries.back().map(|e| e.at))
         .map(|(key, _)| key.clone());
     if let Some(key) = stalest {
         table.remove(&key);
@@ -235,7 +274,8 @@ mod tests {
     }
 
     fn fail(l: &LoginLimiter, account: &str, client: Option<IpAddr>, at: Instant) {
-        let _failed = l.begin(account, client, at).expect("attempt allowed");
+        let attempt = l.begin(account, client, at).expect("attempt allowed");
+        l.failed(attempt);
     }
 
     #[test]
@@ -306,14 +346,32 @@ mod tests {
     }
 
     #[test]
-    fn parallel_attempts_are_counted_before_they_finish() {
+    fn parallel_logins_of_a_clean_account_are_never_limited() {
         let l = limiter();
         let t0 = Instant::now();
-        let pending: Vec<Attempt> = (0..3)
+        let pending: Vec<Attempt> = (0..50)
+            .map(|_| l.begin("robot$ci", IP, t0).expect("no failure, no limit"))
+            .collect();
+        for attempt in pending {
+            l.succeeded(attempt);
+        }
+        assert!(l.begin("robot$ci", IP, t0).is_ok());
+    }
+
+    #[test]
+    fn after_a_failure_attempts_in_progress_count_too() {
+        let l = limiter();
+        let t0 = Instant::now();
+        fail(&l, "alice", None, t0);
+        // One failure and two guesses in flight reach the limit of three.
+        let pending: Vec<Attempt> = (0..2)
             .map(|_| l.begin("alice", None, t0).unwrap())
             .collect();
         assert!(l.begin("alice", None, t0).is_err());
-        drop(pending);
+        for attempt in pending {
+            l.abandoned(attempt);
+        }
+        assert!(l.begin("alice", None, t0).is_ok());
     }
 
     #[test]

@@ -239,8 +239,7 @@ impl TokenService {
                 Ok(identity)
             }
             Ok(None) => {
-                // The attempt stays counted as a failure.
-                drop(attempt);
+                self.limiter.failed(attempt);
                 tracing::info!(username, client = ?client, "login failed: invalid credentials");
                 self.observe(username, client, LoginOutcome::Failed);
                 Err(AuthError::InvalidCredentials)
