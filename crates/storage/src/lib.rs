@@ -9,6 +9,7 @@
 mod config;
 mod error;
 mod layout;
+mod local;
 mod open;
 mod store;
 mod writer;

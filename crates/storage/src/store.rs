@@ -230,6 +230,9 @@ impl BlobStore for ObjectBlobStore {
             }
             other => other,
         };
+        if let Some(root) = &self.fs_root {
+            return crate::local::read(root, &path, range).await;
+        }
         // A range ending past the blob is clamped to its end (as HTTP does); one starting
         // at or past the end fails.
         let options = GetOptions {
