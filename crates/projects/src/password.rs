@@ -7,6 +7,7 @@ use argon2::password_hash::Error as HashError;
 use argon2::{Argon2, PasswordHasher, PasswordVerifier};
 use rand::Rng;
 use rand::distr::Alphanumeric;
+use tokio::sync::Semaphore;
 
 use crate::error::DbError;
 
@@ -35,21 +36,36 @@ fn verify(password: &str, phc: &str) -> Result<bool, DbError> {
     }
 }
 
+/// Each argon2id computation holds about 19 MiB. Without a bound, a burst of
+/// concurrent logins (a CI fleet, or an attacker) ran hundreds at once on the blocking
+/// pool and grew the process by gigabytes; with it, extra logins wait their turn and
+/// memory stays at a few computations' worth.
+static ARGON2_SLOTS: LazyLock<Semaphore> = LazyLock::new(|| {
+    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+    Semaphore::new(cores.clamp(2, 16))
+});
+
+/// Runs one argon2 computation on the blocking pool, at most `ARGON2_SLOTS` at a time.
+async fn run_argon2<T: Send + 'static>(
+    work: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, DbError> {
+    // The semaphore is never closed, so acquiring only waits.
+    let _slot = ARGON2_SLOTS.acquire().await.ok();
+    Ok(tokio::task::spawn_blocking(work).await?)
+}
+
 pub(crate) async fn hash_password(password: String) -> Result<String, DbError> {
-    tokio::task::spawn_blocking(move || hash(&password)).await?
+    run_argon2(move || hash(&password)).await?
 }
 
 pub(crate) async fn verify_password(password: String, phc: String) -> Result<bool, DbError> {
-    tokio::task::spawn_blocking(move || verify(&password, &phc)).await?
+    run_argon2(move || verify(&password, &phc)).await?
 }
 
 /// Spends the time of one verification without checking anything (unknown user).
 pub(crate) async fn verify_dummy(password: String) {
     // The outcome is irrelevant: the caller answers "no such login" regardless.
-    let _ = tokio::task::spawn_blocking(move || {
-        DUMMY_HASH.as_deref().map(|phc| verify(&password, phc))
-    })
-    .await;
+    let _ = run_argon2(move || DUMMY_HASH.as_deref().map(|phc| verify(&password, phc))).await;
 }
 
 /// A random password of upper- and lowercase letters and digits, with at least one of
