@@ -1,8 +1,9 @@
 //! The blob store contract: content-addressed bytes plus the staging area of uploads.
 //!
 //! Implementations (crate `storage`) keep final blobs at `blobs/sha256/<2 hex>/<64 hex>`
-//! and staged upload parts under `_uploads/<upload id>/<part id>`. A staged part or a blob
-//! becomes visible only once completely written, so a crash mid-write leaves nothing
+//! and staged uploads under `_uploads/<upload id>/`: one object per part on object stores,
+//! one file the parts are appended to on the filesystem. A staged part or a blob becomes
+//! visible only once completely written, so a crash mid-write leaves nothing
 //! half-visible. Final blobs are written once and never overwritten.
 
 use std::ops::Range;
@@ -29,6 +30,11 @@ pub enum BackendError {
     /// Carried through the store so the caller can tell a client fault from a store fault.
     #[error("request body: {0}")]
     Body(String),
+    /// A staged write does not fit where the upload stands in storage: another write of
+    /// the same upload got there first, or the upload was committed meanwhile. The caller
+    /// answers as for an out-of-order chunk; nothing was written.
+    #[error("upload moved on: {0}")]
+    Conflict(String),
     /// Any other failure.
     #[error("{0}")]
     Other(String),
@@ -45,12 +51,15 @@ pub struct StagedPart {
 #[async_trait]
 pub trait BlobStore: Send + Sync + 'static {
     /// Streams `body` into a new staged part of `upload_id` and returns the number of bytes
-    /// written. The part is visible (and later committable) only if this returns `Ok`; on
-    /// error nothing of it remains reachable.
+    /// written. `offset` is where the part starts in the upload (the sum of the sizes of
+    /// the parts recorded before it). The part is visible (and later committable) only if
+    /// this returns `Ok`; on error nothing of it remains reachable. A store may refuse with
+    /// [`BackendError::Conflict`] when its staged bytes do not end at `offset`.
     async fn write_part(
         &self,
         upload_id: &str,
         part_id: &str,
+        offset: u64,
         body: ByteStream,
     ) -> Result<u64, BackendError>;
 

@@ -3,7 +3,8 @@
 //! Final blobs: `blobs/sha256/<first 2 hex>/<64 hex>` (the two-character fan-out keeps
 //! directories small on the filesystem backend and matches the layout operators expect).
 //! Staged parts: `_uploads/<upload id>/<part id>`, so one prefix listing finds every part of
-//! an upload and nothing else.
+//! an upload and nothing else. The filesystem backend appends every part of an upload to
+//! one file instead, `_uploads/<upload id>/data`.
 
 use object_store::path::Path;
 use registry_core::{BackendError, Digest};
@@ -36,6 +37,16 @@ pub(crate) fn part_path(upload_id: &str, part_id: &str) -> Result<Path, BackendE
         UPLOADS,
         safe_segment("upload id", upload_id)?,
         safe_segment("part id", part_id)?,
+    ]))
+}
+
+/// The file the filesystem backend appends an upload's parts to. Part ids never collide
+/// with it: the core names parts with 32 hex characters.
+pub(crate) fn upload_data_path(upload_id: &str) -> Result<Path, BackendError> {
+    Ok(Path::from_iter([
+        UPLOADS,
+        safe_segment("upload id", upload_id)?,
+        "data",
     ]))
 }
 

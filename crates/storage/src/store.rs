@@ -150,9 +150,13 @@ impl BlobStore for ObjectBlobStore {
         &self,
         upload_id: &str,
         part_id: &str,
+        offset: u64,
         body: ByteStream,
     ) -> Result<u64, BackendError> {
         let path = layout::part_path(upload_id, part_id)?;
+        if let Some(root) = &self.fs_root {
+            return crate::local::append(root, upload_id, offset, body).await;
+        }
         write_stream(
             self.store.as_ref(),
             &path,
@@ -179,7 +183,14 @@ impl BlobStore for ObjectBlobStore {
             Err(object_store::Error::NotFound { .. }) => {}
             Err(err) => return Err(backend_error(err)),
         }
-        self.assemble(upload_id, parts, &dest).await
+        match &self.fs_root {
+            // With no part there is no data file; the empty blob is written as it is
+            // on other stores.
+            Some(root) if !parts.is_empty() => {
+                crate::local::commit(root, upload_id, parts, &dest).await
+            }
+            _ => self.assemble(upload_id, parts, &dest).await,
+        }
     }
 
     async fn delete_upload(&self, upload_id: &str) -> Result<(), BackendError> {

@@ -57,11 +57,11 @@ async fn large_bodies_stream_with_bounded_memory() {
     let before = peak_rss();
 
     let a = blobs
-        .write_part("big", "a", generated(HALF, 1))
+        .write_part("big", "a", 0, generated(HALF, 1))
         .await
         .unwrap();
     let b = blobs
-        .write_part("big", "b", generated(HALF, 2))
+        .write_part("big", "b", HALF, generated(HALF, 2))
         .await
         .unwrap();
     assert_eq!((a, b), (HALF, HALF));

@@ -200,7 +200,7 @@ async fn stage_three(store: &dyn BlobStore, upload: &str) -> (Vec<StagedPart>, V
         let part_seed = seed.wrapping_add(i as u64);
         let id = format!("part{i}");
         let written = store
-            .write_part(upload, &id, generated(part_seed, size))
+            .write_part(upload, &id, whole.len() as u64, generated(part_seed, size))
             .await
             .unwrap();
         assert_eq!(written, size as u64);
@@ -224,7 +224,7 @@ async fn streams_a_large_body_through_multipart() {
     let digest = generated_digest(seed, len);
 
     let written = store
-        .write_part(&upload, "big", generated(seed, len))
+        .write_part(&upload, "big", 0, generated(seed, len))
         .await
         .unwrap();
     assert_eq!(written, len as u64);
@@ -253,6 +253,7 @@ async fn commit_single_part() {
         .write_part(
             &upload,
             "only",
+            0,
             stream::iter([Ok(Bytes::from(data.clone()))]).boxed(),
         )
         .await
@@ -341,14 +342,14 @@ async fn delete_upload_removes_every_part() {
     let store = store().await;
     let upload = upload_id();
     let neighbour = upload_id();
-    for part in ["a", "b", "c"] {
+    for (i, part) in ["a", "b", "c"].into_iter().enumerate() {
         store
-            .write_part(&upload, part, generated(seed(), 1000))
+            .write_part(&upload, part, 1000 * i as u64, generated(seed(), 1000))
             .await
             .unwrap();
     }
     store
-        .write_part(&neighbour, "a", generated(seed(), 10))
+        .write_part(&neighbour, "a", 0, generated(seed(), 10))
         .await
         .unwrap();
     assert_eq!(keys_under(&format!("_uploads/{upload}")).await.len(), 3);
@@ -383,7 +384,7 @@ async fn failing_body_leaves_nothing() {
             "client hung up",
         ))]))
         .boxed();
-    let result = store.write_part(&upload, "p", body).await;
+    let result = store.write_part(&upload, "p", 0, body).await;
     assert!(matches!(&result, Err(BackendError::Body(_))), "{result:?}");
     assert!(keys_under(&format!("_uploads/{upload}")).await.is_empty());
     let head = raw_bucket()
@@ -403,7 +404,7 @@ async fn cancelled_write_is_aborted() {
     let writing = tokio::spawn({
         let store = store.clone();
         let upload = upload.clone();
-        async move { store.write_part(&upload, "p", body).await }
+        async move { store.write_part(&upload, "p", 0, body).await }
     });
     assert!(
         eventually(|| pending_multipart_uploads(&prefix) == 1).await,
@@ -451,7 +452,7 @@ async fn wrong_secret_is_rejected() {
     let ping = store.ping().await;
     assert!(matches!(ping, Err(BackendError::Other(_))), "{ping:?}");
     let write = store
-        .write_part(&upload_id(), "p", generated(seed(), 100))
+        .write_part(&upload_id(), "p", 0, generated(seed(), 100))
         .await;
     assert!(matches!(write, Err(BackendError::Other(_))), "{write:?}");
 }

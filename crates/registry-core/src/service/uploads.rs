@@ -133,8 +133,14 @@ impl Registry {
         }));
         let stream = hashing_stream(body, progress.clone(), expected);
         let part_id = Uuid::new_v4().simple().to_string();
-        let written = match self.blobs.write_part(&session.id, &part_id, stream).await {
+        let written = match self
+            .blobs
+            .write_part(&session.id, &part_id, session.offset, stream)
+            .await
+        {
             Ok(n) => n,
+            // Another request wrote to this upload first: as for an out-of-order chunk.
+            Err(BackendError::Conflict(_)) => return Err(self.range_error(session, session.offset)),
             Err(BackendError::Body(message)) => {
                 return Err(RegistryError::size_invalid(format!(
                     "request body could not be read completely: {message}"
@@ -211,16 +217,19 @@ impl Registry {
             // The empty blob: stage a zero-length part so commit has something to copy.
             let part_id = Uuid::new_v4().simple().to_string();
             self.blobs
-                .write_part(&session.id, &part_id, futures::stream::empty().boxed())
+                .write_part(&session.id, &part_id, 0, futures::stream::empty().boxed())
                 .await?;
             session.parts.push(StagedPart {
                 id: part_id,
                 size: 0,
             });
         }
-        self.blobs
-            .commit(&session.id, &session.parts, digest)
-            .await?;
+        match self.blobs.commit(&session.id, &session.parts, digest).await {
+            Ok(()) => {}
+            // A concurrent request committed or cancelled this upload first.
+            Err(BackendError::Conflict(_)) => return Err(RegistryError::upload_unknown()),
+            Err(other) => return Err(other.into()),
+        }
         self.meta
             .commit_blob(
                 &session.repository,
