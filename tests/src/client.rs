@@ -146,27 +146,40 @@ impl RegistryClient {
         if probe.status != StatusCode::UNAUTHORIZED {
             return Ok(None);
         }
-        Ok(self.authorize(&probe, scopes).await)
+        self.authorize(&probe, scopes).await
     }
 
     /// Answers the challenge in `unauthorized` for `scopes`; `None` if no credentials are
-    /// configured or the token service refuses them.
-    async fn authorize(&self, unauthorized: &Resp, scopes: &[String]) -> Option<String> {
-        let (user, password) = self.creds.as_ref()?;
-        let challenge = unauthorized.header("www-authenticate")?;
+    /// configured or the token service refuses them. A transport failure of the token
+    /// request is returned (a server killed mid-test), never a panic.
+    async fn authorize(
+        &self,
+        unauthorized: &Resp,
+        scopes: &[String],
+    ) -> Result<Option<String>, reqwest::Error> {
+        let Some((user, password)) = self.creds.as_ref() else {
+            return Ok(None);
+        };
+        let Some(challenge) = unauthorized.header("www-authenticate") else {
+            return Ok(None);
+        };
         let (scheme, params) = parse_challenge(challenge);
         if scheme.eq_ignore_ascii_case("basic") {
             let raw = format!("{user}:{password}");
-            return Some(format!(
+            return Ok(Some(format!(
                 "Basic {}",
                 base64::engine::general_purpose::STANDARD.encode(raw)
-            ));
+            )));
         }
         if !scheme.eq_ignore_ascii_case("bearer") {
-            return None;
+            return Ok(None);
         }
-        let realm = params.get("realm")?;
-        let mut url = url::Url::parse(realm).ok()?;
+        let Some(mut url) = params
+            .get("realm")
+            .and_then(|realm| url::Url::parse(realm).ok())
+        else {
+            return Ok(None);
+        };
         {
             let mut query = url.query_pairs_mut();
             if let Some(service) = params.get("service") {
@@ -189,14 +202,11 @@ impl RegistryClient {
         }
         let response =
             send_idempotent(|| self.http.get(url.as_str()).basic_auth(user, Some(password)))
-                .await
-                .unwrap_or_else(|e| panic!("token request to {url} failed: {}", error_chain(&e)));
-        let resp = Resp::read(Method::GET, url.to_string(), response)
-            .await
-            .unwrap_or_else(|e| panic!("reading the token from {url}: {}", error_chain(&e)));
+                .await?;
+        let resp = Resp::read(Method::GET, url.to_string(), response).await?;
         check_no_server_error(&resp);
         if resp.status != StatusCode::OK {
-            return None;
+            return Ok(None);
         }
         let body = resp.json();
         let token = body
@@ -204,7 +214,7 @@ impl RegistryClient {
             .or_else(|| body.get("access_token"))
             .and_then(Value::as_str)
             .unwrap_or_else(|| panic!("token response without a token: {resp}"));
-        Some(format!("Bearer {token}"))
+        Ok(Some(format!("Bearer {token}")))
     }
 }
 
@@ -258,7 +268,7 @@ impl Req<'_> {
         }
         let first = self.execute(cached.as_deref()).await?;
         if first.status == StatusCode::UNAUTHORIZED
-            && let Some(auth) = self.client.authorize(&first, &scopes).await
+            && let Some(auth) = self.client.authorize(&first, &scopes).await?
         {
             self.client.tokens.lock().unwrap().insert(key, auth.clone());
             let second = self.execute(Some(&auth)).await?;
