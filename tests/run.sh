@@ -27,6 +27,7 @@ need=()
 command -v curl >/dev/null || need+=(curl ca-certificates)   # S3 readiness and bucket creation
 command -v tar >/dev/null || need+=(tar)                      # rootfs tarballs for docker import
 command -v cc >/dev/null || need+=(gcc libc6-dev)             # C parts of the crypto crates
+command -v make >/dev/null || need+=(make)                    # jemalloc's build
 command -v psql >/dev/null || need+=(postgresql-client)       # one database per test server
 command -v python3 >/dev/null || need+=(python3)
 # The S3 server installs into a venv; Debian's python3 needs python3-venv for that.

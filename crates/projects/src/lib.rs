@@ -16,6 +16,7 @@ mod codec;
 mod db;
 mod error;
 mod password;
+mod password_cache;
 mod registry;
 mod settings;
 mod tenancy;

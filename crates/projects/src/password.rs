@@ -10,6 +10,7 @@ use rand::distr::Alphanumeric;
 use tokio::sync::Semaphore;
 
 use crate::error::DbError;
+use crate::password_cache::{TTL, VerifiedPasswords};
 
 /// Length of generated passwords: ~143 bits from [A-Za-z0-9].
 const GENERATED_LEN: usize = 24;
@@ -58,8 +59,23 @@ pub(crate) async fn hash_password(password: String) -> Result<String, DbError> {
     run_argon2(move || hash(&password)).await?
 }
 
+/// Passwords argon2 accepted in the last minute (see `password_cache`).
+static RECENTLY_VERIFIED: LazyLock<VerifiedPasswords> =
+    LazyLock::new(|| VerifiedPasswords::new(TTL));
+
 pub(crate) async fn verify_password(password: String, phc: String) -> Result<bool, DbError> {
-    run_argon2(move || verify(&password, &phc)).await?
+    if RECENTLY_VERIFIED.contains(&phc, &password) {
+        return Ok(true);
+    }
+    let (ok, password, phc) = run_argon2(move || {
+        let ok = verify(&password, &phc);
+        (ok, password, phc)
+    })
+    .await?;
+    if matches!(ok, Ok(true)) {
+        RECENTLY_VERIFIED.insert(&phc, &password);
+    }
+    ok
 }
 
 /// Spends the time of one verification without checking anything (unknown user).
@@ -104,6 +120,27 @@ mod tests {
             verify("x", "not a phc string"),
             Err(DbError::Password(_))
         ));
+    }
+
+    #[tokio::test]
+    async fn only_accepted_passwords_are_remembered() {
+        let phc = hash("remember me").unwrap();
+        assert!(!verify_password("wrong".into(), phc.clone()).await.unwrap());
+        assert!(!RECENTLY_VERIFIED.contains(&phc, "wrong"));
+        assert!(!RECENTLY_VERIFIED.contains(&phc, "remember me"));
+        assert!(
+            verify_password("remember me".into(), phc.clone())
+                .await
+                .unwrap()
+        );
+        assert!(RECENTLY_VERIFIED.contains(&phc, "remember me"));
+        // Answered from the cache, and still only for the right password.
+        assert!(
+            verify_password("remember me".into(), phc.clone())
+                .await
+                .unwrap()
+        );
+        assert!(!verify_password("wrong".into(), phc).await.unwrap());
     }
 
     #[test]

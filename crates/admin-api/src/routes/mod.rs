@@ -2,6 +2,7 @@
 
 pub(crate) mod artifacts;
 pub(crate) mod audit_logs;
+mod docs;
 pub(crate) mod lookup;
 pub(crate) mod members;
 pub(crate) mod metadatas;
@@ -17,10 +18,7 @@ pub(crate) mod users;
 
 use axum::Router;
 use axum::routing::{get, put};
-use utoipa::OpenApi as _;
-use utoipa_swagger_ui::SwaggerUi;
 
-use crate::openapi::ApiDoc;
 use crate::state::ApiState;
 
 pub const BASE: &str = "/api/v2.0";
@@ -68,7 +66,7 @@ pub fn router(state: ApiState) -> Router {
         .fallback(system::not_found);
     Router::new()
         .nest(BASE, api.with_state(state))
-        .merge(SwaggerUi::new("/api/v2.0/docs").url("/api/v2.0/openapi.json", ApiDoc::openapi()))
+        .merge(docs::router())
 }
 
 /// Projects, their metadata and members, repositories, artifacts and tags. A
