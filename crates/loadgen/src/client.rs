@@ -64,6 +64,20 @@ struct Cached {
     renew_at: Instant,
 }
 
+impl Cached {
+    fn new(grant: &Grant) -> Result<Cached> {
+        let mut header = HeaderValue::from_str(&format!("Bearer {}", grant.token))?;
+        header.set_sensitive(true);
+        // Renew a little before the token runs out.
+        let life = Duration::from_secs(grant.expires_in);
+        let margin = (life / 10).min(Duration::from_secs(30));
+        Ok(Cached {
+            header,
+            renew_at: Instant::now() + life.saturating_sub(margin),
+        })
+    }
+}
+
 /// True for `localhost` and loopback addresses (127.0.0.0/8, ::1).
 pub fn is_loopback(url: &Url) -> bool {
     match url.host() {
@@ -192,7 +206,7 @@ impl Registry {
                 }
             }
             AuthMode::Bearer { realm, service } => {
-                self.fetch_token_at(realm, service.as_deref(), self.creds.as_ref(), None)
+                self.fetch_token_at(realm, service.as_deref(), self.creds.as_ref(), &[])
                     .await
                     .with_context(|| format!("{}: login at the token service", self.name))?;
             }
@@ -240,13 +254,57 @@ impl Registry {
         creds: Option<&Credentials>,
         scope: Option<&str>,
     ) -> Result<Grant> {
+        self.fetch_token_scopes(creds, scope.as_slice()).await
+    }
+
+    /// Like [`fetch_token`](Self::fetch_token), for a token that covers several scopes
+    /// (one `scope` parameter each, as the Docker token specification allows).
+    pub async fn fetch_token_scopes(
+        &self,
+        creds: Option<&Credentials>,
+        scopes: &[&str],
+    ) -> Result<Grant> {
         match &self.mode {
             AuthMode::Bearer { realm, service } => {
-                self.fetch_token_at(realm, service.as_deref(), creds, scope)
+                self.fetch_token_at(realm, service.as_deref(), creds, scopes)
                     .await
             }
             _ => bail!("{} has no token service", self.name),
         }
+    }
+
+    /// Fetches one token for all of `scopes` and caches it under each of them, so that
+    /// work over many repositories costs one login per batch instead of one per
+    /// repository (each login is a deliberately slow password check on the server).
+    /// Does nothing unless the registry uses tokens.
+    pub async fn prime_tokens(&self, scopes: &[String]) -> Result<()> {
+        if !matches!(self.mode, AuthMode::Bearer { .. }) || scopes.is_empty() {
+            return Ok(());
+        }
+        let wanted: Vec<&str> = scopes.iter().map(String::as_str).collect();
+        let grant = self
+            .fetch_token_scopes(self.creds.as_ref(), &wanted)
+            .await?;
+        let cached = Cached::new(&grant)?;
+        if let Ok(mut tokens) = self.tokens.lock() {
+            for scope in scopes {
+                tokens.insert(
+                    scope.clone(),
+                    Cached {
+                        header: cached.header.clone(),
+                        renew_at: cached.renew_at,
+                    },
+                );
+            }
+        }
+        Ok(())
+    }
+
+    /// A bearer header for the admin API when the registry issues tokens (Berth's API
+    /// accepts them; Harbor's does not, see [`crate::api`]). Cached like the others,
+    /// under the empty scope.
+    pub async fn account_bearer(&self) -> Result<HeaderValue> {
+        self.bearer("", None, false).await
     }
 
     async fn fetch_token_at(
@@ -254,7 +312,7 @@ impl Registry {
         realm: &Url,
         service: Option<&str>,
         creds: Option<&Credentials>,
-        scope: Option<&str>,
+        scopes: &[&str],
     ) -> Result<Grant> {
         let mut url = realm.clone();
         {
@@ -262,7 +320,7 @@ impl Registry {
             if let Some(service) = service {
                 q.append_pair("service", service);
             }
-            if let Some(scope) = scope {
+            for scope in scopes {
                 q.append_pair("scope", scope);
             }
             if let Some(c) = creds {
@@ -316,19 +374,10 @@ impl Registry {
         let grant = self
             .fetch_token(self.creds.as_ref(), (!wanted.is_empty()).then_some(wanted))
             .await?;
-        let mut header = HeaderValue::from_str(&format!("Bearer {}", grant.token))?;
-        header.set_sensitive(true);
-        // Renew a little before the token runs out.
-        let life = Duration::from_secs(grant.expires_in);
-        let margin = (life / 10).min(Duration::from_secs(30));
+        let cached = Cached::new(&grant)?;
+        let header = cached.header.clone();
         if let Ok(mut tokens) = self.tokens.lock() {
-            tokens.insert(
-                scope.to_owned(),
-                Cached {
-                    header: header.clone(),
-                    renew_at: Instant::now() + life.saturating_sub(margin),
-                },
-            );
+            tokens.insert(scope.to_owned(), cached);
         }
         Ok(header)
     }

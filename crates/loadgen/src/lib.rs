@@ -6,13 +6,18 @@
 //! chunk ranges, /proc parsing) are unit-tested here; the load itself only runs from
 //! the `berth-bench` binary.
 
+pub mod api;
 pub mod challenge;
 pub mod client;
+pub mod dataset;
+pub mod measure;
+pub mod metadata;
 pub mod oci;
 pub mod procfs;
 pub mod random;
 pub mod report;
 pub mod scenarios;
+pub mod seed;
 pub mod stats;
 pub mod units;
 pub mod upload;

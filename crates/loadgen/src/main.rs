@@ -36,6 +36,60 @@ struct Cli {
 enum Command {
     /// Polls GET /v2/ until the registry answers, then prints how long it took.
     WaitReady(WaitArgs),
+    /// Seeds a Harbor-sized metadata dataset (projects, repositories, artifacts, tags,
+    /// users, members, audit records) and measures the list endpoints over it.
+    Metadata(MetadataArgs),
+}
+
+#[derive(Args)]
+struct MetadataArgs {
+    /// Registry base URL, e.g. http://admin:secret@127.0.0.1:5000 (a system administrator).
+    #[arg(long = "target", value_name = "URL")]
+    target: String,
+    /// User name (overrides the URL's).
+    #[arg(long)]
+    user: Option<String>,
+    /// Password (overrides the URL's).
+    #[arg(long)]
+    password: Option<String>,
+    /// A short name for the output (default: host:port).
+    #[arg(long)]
+    name: Option<String>,
+    /// Only seed (resumes an interrupted seeding; what exists is skipped).
+    #[arg(long, conflicts_with = "measure_only")]
+    seed_only: bool,
+    /// Only measure (the dataset must have been seeded at the same --scale).
+    #[arg(long)]
+    measure_only: bool,
+    /// small: Harbor's "small" size (100 projects, 10,000 repositories, 100,000
+    /// artifacts, 500,000 tags, 100 users, 100,000 audit records); tiny: 1/100 of it.
+    #[arg(long, value_enum, default_value = "small")]
+    scale: loadgen::dataset::Scale,
+    /// Concurrent requests while seeding, and the second concurrency measured (after 1).
+    #[arg(short = 'c', long, default_value_t = 16)]
+    concurrency: usize,
+    /// Requests per endpoint and concurrency.
+    #[arg(long, default_value_t = 200)]
+    requests: u64,
+    /// Credentials on the admin API: auto uses a token from the registry's token service
+    /// when the API accepts it (Berth), else Basic (Harbor).
+    #[arg(long, value_enum, default_value = "auto")]
+    api_auth: loadgen::api::ApiAuth,
+    /// How the tags after an artifact's first are created while seeding.
+    #[arg(long, value_enum, default_value = "v2")]
+    tag_via: loadgen::seed::TagVia,
+    /// Server process id: server CPU per request and RSS.
+    #[arg(long = "server-pid", value_name = "PID")]
+    pid: Option<u32>,
+    /// Seed of the request mix (which projects, repositories and pages are asked for).
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Allow a target outside the loopback interface.
+    #[arg(long)]
+    allow_remote: bool,
+    /// Also write the table as Markdown to this file.
+    #[arg(long, value_name = "FILE")]
+    markdown: Option<PathBuf>,
 }
 
 #[derive(Args)]
@@ -130,6 +184,7 @@ async fn main() -> ExitCode {
     let cli = Cli::parse();
     let outcome = match cli.command {
         Some(Command::WaitReady(args)) => wait_ready(args).await,
+        Some(Command::Metadata(args)) => metadata(args).await,
         None => run(cli.run).await,
     };
     match outcome {
@@ -175,6 +230,49 @@ async fn wait_ready(args: WaitArgs) -> Result<ExitCode> {
         }
         tokio::time::sleep(Duration::from_millis(2)).await;
     }
+}
+
+async fn metadata(args: MetadataArgs) -> Result<ExitCode> {
+    let (base, url_creds) = parse_target(&args.target)?;
+    let creds = Credentials {
+        user: args
+            .user
+            .or_else(|| url_creds.as_ref().map(|c| c.user.clone()))
+            .unwrap_or_else(|| "admin".to_owned()),
+        password: args
+            .password
+            .or_else(|| url_creds.map(|c| c.password))
+            .context("give the admin password (--password or in the URL)")?,
+    };
+    let name = args.name.unwrap_or_else(|| {
+        format!(
+            "{}:{}",
+            base.host_str().unwrap_or("?"),
+            base.port_or_known_default().unwrap_or(0)
+        )
+    });
+    let outcome = loadgen::metadata::run(loadgen::metadata::Options {
+        base,
+        creds,
+        name,
+        allow_remote: args.allow_remote,
+        scale: args.scale,
+        seed: !args.measure_only,
+        measure: !args.seed_only,
+        concurrency: args.concurrency,
+        requests: args.requests,
+        api_auth: args.api_auth,
+        tag_via: args.tag_via,
+        pid: args.pid,
+        request_seed: args.seed,
+        markdown: args.markdown,
+    })
+    .await?;
+    Ok(if outcome.errors() > 0 {
+        ExitCode::from(3)
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 /// Splits `http://user:pass@host:port/...` into the base URL and the credentials.
@@ -559,5 +657,32 @@ mod tests {
         let cli = Cli::try_parse_from(["berth-bench", "wait-ready", "--url", "http://127.0.0.1:1"])
             .unwrap();
         assert!(matches!(cli.command, Some(Command::WaitReady(_))));
+        let cli = Cli::try_parse_from([
+            "berth-bench",
+            "metadata",
+            "--target",
+            "http://admin:x@127.0.0.1:1",
+            "--scale",
+            "tiny",
+            "--measure-only",
+        ])
+        .unwrap();
+        let Some(Command::Metadata(m)) = cli.command else {
+            panic!("not the metadata subcommand");
+        };
+        assert_eq!(m.scale, loadgen::dataset::Scale::Tiny);
+        assert!(m.measure_only && !m.seed_only);
+        assert_eq!((m.concurrency, m.requests), (16, 200));
+        assert!(
+            Cli::try_parse_from([
+                "berth-bench",
+                "metadata",
+                "--target",
+                "http://127.0.0.1:1",
+                "--seed-only",
+                "--measure-only",
+            ])
+            .is_err()
+        );
     }
 }

@@ -554,7 +554,7 @@ async fn ensure_tags(target: &mut Target, settings: &Settings) -> Result<()> {
 
 /// Retries of seeding requests: up to [`Retries::ATTEMPTS`] tries each, counted.
 #[derive(Default)]
-struct Retries {
+pub(crate) struct Retries {
     retried: AtomicU64,
     first: Mutex<Option<String>>,
 }
@@ -562,7 +562,7 @@ struct Retries {
 impl Retries {
     const ATTEMPTS: u32 = 10;
 
-    async fn run<T, F, Fut>(&self, op: F) -> Result<T>
+    pub(crate) async fn run<T, F, Fut>(&self, op: F) -> Result<T>
     where
         F: Fn() -> Fut,
         Fut: Future<Output = Result<T>>,
@@ -591,7 +591,7 @@ impl Retries {
         }
     }
 
-    fn note(&self, what: &str) -> Option<String> {
+    pub(crate) fn note(&self, what: &str) -> Option<String> {
         let n = self.retried.load(Ordering::Relaxed);
         (n > 0).then(|| {
             let first = self

@@ -17,6 +17,7 @@ pub struct Summary {
     pub mean_ms: f64,
     pub p50_ms: f64,
     pub p90_ms: f64,
+    pub p95_ms: f64,
     pub p99_ms: f64,
     pub p999_ms: f64,
     pub max_ms: f64,
@@ -58,6 +59,7 @@ impl Latencies {
             mean_ms: sum as f64 / self.nanos.len() as f64 / 1e6,
             p50_ms: at(50.0),
             p90_ms: at(90.0),
+            p95_ms: at(95.0),
             p99_ms: at(99.0),
             p999_ms: at(99.9),
             max_ms: self.nanos.last().copied().map(ms).unwrap_or(0.0),
@@ -125,6 +127,7 @@ mod tests {
         let s = l.summary().unwrap();
         assert_eq!(s.count, 4);
         assert_eq!(s.p50_ms, 2.0);
+        assert_eq!(s.p95_ms, 4.0);
         assert_eq!(s.p99_ms, 4.0);
         assert_eq!(s.max_ms, 4.0);
         assert!((s.mean_ms - 2.5).abs() < 1e-9);
