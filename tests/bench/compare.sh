@@ -17,11 +17,21 @@
 #      target/bench/;
 #   7. stops everything it started (also on failure or Ctrl-C).
 #
+# With --metadata it runs the metadata-scale scenario instead (no reference registry:
+# the scenario needs Harbor's API): Berth on the embedded default (and with --pg-s3 on
+# Postgres + S3) on a data directory kept under target/bench/metadata-<backend>/, so the
+# dataset (Harbor's "small": 100 projects, 10,000 repositories, 100,000 artifacts,
+# 500,000 tags) is seeded once and reused; then `berth-bench metadata` measures the list
+# endpoints and the table goes between the "metadata:begin" and "metadata:end" markers.
+# Delete target/bench/metadata-* to seed again (e.g. after a schema change).
+#
 # Usage:
 #   bash tests/bench/compare.sh                 # full sizes (512 MiB blob, 10,000 tags, ...)
 #   bash tests/bench/compare.sh --quick         # small sizes, about two minutes
 #   bash tests/bench/compare.sh --pg-s3         # also Berth on Postgres + S3
 #   bash tests/bench/compare.sh --no-docs       # leave docs/performance.md alone
+#   bash tests/bench/compare.sh --metadata      # metadata-scale list endpoints (seeds once)
+#   bash tests/bench/compare.sh --metadata --metadata-scale tiny   # 1/100 of it, quick
 #   bash tests/bench/compare.sh -- -d 5s --scenarios get-manifest,head-manifest
 #                                               # anything after -- goes to berth-bench
 # Environment: BERTH_BIN, BENCH_BIN (binaries to use instead of target/release/...),
@@ -38,10 +48,13 @@ done
 log() { printf 'compare: %s\n' "$*" >&2; }
 die() { printf 'compare: error: %s\n' "$*" >&2; exit 1; }
 
-QUICK=0; PG_S3=0; DOCS=1; EXTRA=()
+QUICK=0; PG_S3=0; DOCS=1; EXTRA=(); METADATA=0; MD_SCALE=small
 while [ $# -gt 0 ]; do
   case "$1" in
     --quick) QUICK=1 ;;
+    --metadata) METADATA=1 ;;
+    --metadata-scale) shift; MD_SCALE="${1:-}"
+      case "$MD_SCALE" in small|tiny) ;; *) die "--metadata-scale: small or tiny" ;; esac ;;
     --pg-s3) PG_S3=1 ;;
     --no-docs) DOCS=0 ;;
     --) shift; EXTRA=("$@"); break ;;
@@ -60,8 +73,10 @@ BENCH_BIN="${BENCH_BIN:-target/release/berth-bench}"
 
 # --- tools ------------------------------------------------------------------------------
 need=()
-command -v docker-registry >/dev/null || need+=(docker-registry)
-command -v htpasswd >/dev/null || need+=(apache2-utils)
+if [ "$METADATA" = 0 ]; then
+  command -v docker-registry >/dev/null || need+=(docker-registry)
+  command -v htpasswd >/dev/null || need+=(apache2-utils)
+fi
 command -v curl >/dev/null || need+=(curl)
 if [ "${#need[@]}" -gt 0 ]; then
   [ "$(id -u)" = 0 ] || die "missing packages (${need[*]}) and not root: install them first"
@@ -142,27 +157,6 @@ for v in $(compgen -e | grep '^AWS_' || true); do UNSET_AWS+=(-u "$v"); done
 PASSWORD="bench-$(date +%s)-$RANDOM"
 READY_LINES=()
 
-# --- the reference registry -------------------------------------------------------------
-REF_PORT=$(free_port)
-mkdir -p "$WORK/ref"
-htpasswd -Bbn bench "$PASSWORD" >"$WORK/ref/htpasswd"
-cat >"$WORK/ref/config.yml" <<EOF
-version: 0.1
-log: {level: warn}
-storage:
-  filesystem: {rootdirectory: $WORK/ref/data}
-  delete: {enabled: true}
-http: {addr: 127.0.0.1:$REF_PORT}
-auth:
-  htpasswd: {realm: registry, path: $WORK/ref/htpasswd}
-EOF
-t0=$(now_ns)
-docker-registry serve "$WORK/ref/config.yml" >"$WORK/ref/log" 2>&1 </dev/null &
-REF_PID=$!; PIDS+=("$REF_PID")
-ms=$(wait_ready "$REF_PORT" "$t0" "$REF_PID")
-READY_LINES+=("| reference (docker-registry $(docker-registry --version 2>/dev/null | awk '{print $3}')) | first start | $ms | $(rss_mib "$REF_PID") |")
-log "reference registry: pid $REF_PID on 127.0.0.1:$REF_PORT, ready in $ms ms"
-
 # --- Berth ------------------------------------------------------------------------------
 # start_berth NAME PORT DATA_DIR [VAR=VALUE...]: starts it, sets BERTH_PID, prints ready ms.
 start_berth() {
@@ -196,6 +190,33 @@ make_robot() {
   secret=$(sed -n 's/.*"secret" *: *"\([^"]*\)".*/\1/p' <<<"$body")
   [ -n "$rname" ] && [ -n "$secret" ] && printf '%s %s\n' "$rname" "$secret"
 }
+
+# --- the metadata-scale scenario (--metadata) ------------------------------------------
+if [ "$METADATA" = 1 ]; then
+  . tests/bench/metadata.sh
+  exit "$MD_RC"
+fi
+
+# --- the reference registry -------------------------------------------------------------
+REF_PORT=$(free_port)
+mkdir -p "$WORK/ref"
+htpasswd -Bbn bench "$PASSWORD" >"$WORK/ref/htpasswd"
+cat >"$WORK/ref/config.yml" <<EOF
+version: 0.1
+log: {level: warn}
+storage:
+  filesystem: {rootdirectory: $WORK/ref/data}
+  delete: {enabled: true}
+http: {addr: 127.0.0.1:$REF_PORT}
+auth:
+  htpasswd: {realm: registry, path: $WORK/ref/htpasswd}
+EOF
+t0=$(now_ns)
+docker-registry serve "$WORK/ref/config.yml" >"$WORK/ref/log" 2>&1 </dev/null &
+REF_PID=$!; PIDS+=("$REF_PID")
+ms=$(wait_ready "$REF_PORT" "$t0" "$REF_PID")
+READY_LINES+=("| reference (docker-registry $(docker-registry --version 2>/dev/null | awk '{print $3}')) | first start | $ms | $(rss_mib "$REF_PID") |")
+log "reference registry: pid $REF_PID on 127.0.0.1:$REF_PORT, ready in $ms ms"
 
 BERTH_VERSION=$("$BERTH_BIN" --version 2>/dev/null | head -1 || echo berth)
 B1_PORT=$(free_port)

@@ -1,0 +1,131 @@
+# The metadata-scale part of tests/bench/compare.sh (`--metadata`), sourced by it after
+# its helpers are defined (start_berth, free_port, stop_pid, the cleanup trap). Not meant
+# to run on its own.
+#
+# Each backend keeps its dataset under target/bench/metadata-<backend>/ (the admin
+# password, Berth's data directory, and for Postgres a pg_dump of the database, since
+# tests/services/pg-up.sh starts a throwaway cluster), so the seeding, which takes many
+# minutes at the small size, happens once; later runs find everything in place.
+
+MD_ROOT="$ROOT/target/bench"
+MD_RESULTS="$MD_ROOT/metadata-$STAMP.jsonl"
+MD_ROWS=()
+MD_TABLES=()
+mkdir -p "$MD_ROOT"
+: >"$MD_RESULTS"
+
+# seed_and_measure NAME DIR PORT: seeds (resuming) and measures the Berth on PORT, pid
+# $BERTH_PID; appends the JSON lines to $MD_RESULTS, the table to $WORK/md-NAME.md.
+seed_and_measure() {
+  local name=$1 dir=$2 port=$3 pid=$BERTH_PID out seed_s created
+  out="$WORK/md-$name.jsonl"
+  log "$name: seeding the $MD_SCALE dataset (resumes; progress below)"
+  "$BENCH_BIN" metadata --target "http://127.0.0.1:$port" --user admin --password "$PASSWORD" \
+    --name "$name" --scale "$MD_SCALE" --seed-only "${EXTRA[@]}" >"$out"
+  cat "$out" >>"$MD_RESULTS"
+  seed_s=$(sed -n 's/.*"kind":"seed-total","seconds":\([0-9.]*\).*/\1/p' "$out")
+  created=$(sed -n 's/.*"kind":"seed".*"created":\([0-9]*\).*/\1/p' "$out" | awk '{s += $1} END {print s + 0}')
+  # The time of the run that created the dataset is kept; later runs only check it.
+  if [ "$created" -gt 0 ]; then
+    echo "$seed_s s ($(date -u '+%Y-%m-%d'), $created items created)" >"$dir/seeded-in"
+  fi
+  MD_ROWS+=("| $name | $(cat "$dir/seeded-in" 2>/dev/null || echo unknown) | $seed_s s |")
+  log "$name: measuring"
+  "$BENCH_BIN" metadata --target "http://127.0.0.1:$port" --user admin --password "$PASSWORD" \
+    --name "$name" --scale "$MD_SCALE" --measure-only --server-pid "$pid" \
+    --markdown "$WORK/md-$name.md" "${EXTRA[@]}" >"$out" || MD_RC=$?
+  cat "$out" >>"$MD_RESULTS"
+  MD_TABLES+=("$name")
+}
+
+# password_of DIR: the admin password of a cached dataset (made on first use).
+password_of() {
+  [ -s "$1/password" ] || printf 'Bench-%s-%s1\n' "$(date +%s)" "$RANDOM" >"$1/password"
+  cat "$1/password"
+}
+
+MD_RC=0
+BERTH_VERSION=$("$BERTH_BIN" --version 2>/dev/null | head -1 || echo berth)
+
+# --- embedded (SQLite + local files) -----------------------------------------------------
+MD_DIR="$MD_ROOT/metadata-$MD_SCALE-embedded"
+mkdir -p "$MD_DIR"
+PASSWORD=$(password_of "$MD_DIR")
+MD_PORT=$(free_port)
+start_berth berth "$MD_PORT" "$MD_DIR/data"
+seed_and_measure berth "$MD_DIR" "$MD_PORT"
+stop_pid "$BERTH_PID"
+
+# --- Postgres + S3 -----------------------------------------------------------------------
+if [ "$PG_S3" = 1 ]; then
+  MD_DIR="$MD_ROOT/metadata-$MD_SCALE-pg-s3"
+  mkdir -p "$MD_DIR"
+  PASSWORD=$(password_of "$MD_DIR")
+  PGPORT=$(free_port)
+  eval "$(PGPORT=$PGPORT PGDB=berth_metadata bash tests/services/pg-up.sh)"
+  PGBIN="$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)"
+  if [ -s "$MD_DIR/berth.dump" ]; then
+    log "restoring the cached Postgres dataset"
+    "$PGBIN/pg_restore" --no-owner -d "$BERTH_TEST_DATABASE_URL" "$MD_DIR/berth.dump"
+  fi
+  S3_PORT=$(free_port 30)
+  eval "$(S3_PORT=$S3_PORT S3_BUCKET=berth-metadata bash tests/services/s3-up.sh)"
+  MD_PORT=$(free_port)
+  # The bucket is new every run: only the two tiny blobs every image shares live there,
+  # and the listings measured never read them.
+  start_berth berth-pg-s3 "$MD_PORT" "$MD_DIR/data" \
+    BERTH_DATABASE_URL="$BERTH_TEST_DATABASE_URL" \
+    BERTH_S3_ENDPOINT="$BERTH_TEST_S3_ENDPOINT" BERTH_S3_BUCKET="$BERTH_TEST_S3_BUCKET" \
+    BERTH_S3_REGION="$BERTH_TEST_S3_REGION" BERTH_S3_ACCESS_KEY="$BERTH_TEST_S3_ACCESS_KEY" \
+    BERTH_S3_SECRET_KEY="$BERTH_TEST_S3_SECRET_KEY" BERTH_S3_ALLOW_HTTP=true
+  seed_and_measure berth-pg-s3 "$MD_DIR" "$MD_PORT"
+  stop_pid "$BERTH_PID"
+  if [ ! -s "$MD_DIR/berth.dump" ] || [ -n "$(find "$MD_DIR/seeded-in" -newer "$MD_DIR/berth.dump" 2>/dev/null)" ]; then
+    log "saving the Postgres dataset to $MD_DIR/berth.dump"
+    "$PGBIN/pg_dump" -Fc -d "$BERTH_TEST_DATABASE_URL" -f "$MD_DIR/berth.dump"
+  fi
+fi
+
+# --- docs/performance.md -----------------------------------------------------------------
+if [ "$DOCS" = 1 ]; then
+  CPU_MODEL=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)
+  SECTION="$WORK/md-section.md"
+  {
+    echo "<!-- metadata:begin (written by tests/bench/compare.sh --metadata; edits here are overwritten) -->"
+    echo "### Latest metadata run"
+    echo
+    echo "- Date: $(date -u '+%Y-%m-%d %H:%M UTC')"
+    echo "- Command: \`$COMMAND_LINE\`"
+    echo "- Machine: $(nproc) cores ($CPU_MODEL), $(uname -sr); load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
+    echo "- Server: $BERTH_VERSION (\`$BERTH_BIN\`, RUST_LOG=warn)"
+    echo "- Dataset: \`$(grep -m1 '"kind":"settings"' "$MD_RESULTS")\`"
+    echo
+    echo "Seeding (over HTTP, concurrency 16; the dataset is cached, so later runs only check it):"
+    echo
+    echo "| server | when the dataset was created | this run |"
+    echo "|---|---|---|"
+    printf '%s\n' "${MD_ROWS[@]}"
+    for name in "${MD_TABLES[@]}"; do
+      echo
+      echo "**$name** (latency in ms; c = concurrent requests; the last column is the target at c=1):"
+      echo
+      cat "$WORK/md-$name.md"
+    done
+    echo
+    echo "<!-- metadata:end -->"
+  } >"$SECTION"
+  if [ -f "$DOC" ] && grep -q '<!-- metadata:begin' "$DOC" && grep -q '<!-- metadata:end -->' "$DOC"; then
+    awk -v section="$SECTION" '
+      /<!-- metadata:begin/ { while ((getline line < section) > 0) print line; skip = 1; next }
+      /<!-- metadata:end -->/ { skip = 0; next }
+      !skip { print }
+    ' "$DOC" >"$WORK/doc.md"
+    cp "$WORK/doc.md" "$DOC"
+  else
+    { [ -f "$DOC" ] && cat "$DOC" && echo; echo "## Metadata scale: latest results"; echo; cat "$SECTION"; } >"$WORK/doc.md"
+    cp "$WORK/doc.md" "$DOC"
+  fi
+  log "wrote $DOC"
+fi
+log "JSON lines in $MD_RESULTS"
+[ "$MD_RC" = 0 ] || log "berth-bench metadata exit $MD_RC: some requests failed (see the table)"
