@@ -117,12 +117,15 @@ impl Database {
         let total: i64 = with_reader!(self, pool => {
             bind_all!(sqlx::query_scalar(&count_sql), &w.binds).fetch_one(pool).await?
         });
+        // The page's ids first, then their rows: skipping OFFSET rows on the index alone
+        // is cheap, whereas selecting the columns directly read every skipped row too
+        // (the last page of 500,000 records took 30-40 ms instead of about 8).
+        let order = order_by(sort, audit_sort_column, "op_time DESC, id DESC");
+        let page = format!("SELECT id FROM audit_log{}{order}", w.sql()) + &w.limit(window)?;
         let list_sql = format!(
             "SELECT id, project_id, operation, resource_type, resource, username, client_ip, op_time \
-             FROM audit_log{}{}",
-            w.sql(),
-            order_by(sort, audit_sort_column, "op_time DESC, id DESC")
-        ) + &w.limit(window)?;
+             FROM audit_log WHERE id IN ({page}){order}"
+        );
         let entries = with_reader!(self, pool => {
             bind_all!(sqlx::query_as::<_, AuditEntry>(&list_sql), &w.binds).fetch_all(pool).await?
         });

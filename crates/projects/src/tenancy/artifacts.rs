@@ -13,9 +13,17 @@ use crate::tenancy::filter::{SortKey, TextMatch, Window};
 /// same repository, and not an accessory (a manifest whose `subject` is in the
 /// repository, e.g. a signature). Harbor lists and counts only these unless asked for
 /// `base=*`.
+///
+/// The parent lookup starts from the references to `m`'s digest (an index lookup, a
+/// handful of rows) and only then checks the parent's repository. `CROSS JOIN` keeps
+/// SQLite to that order: left to choose, without statistics it walked every manifest of
+/// the repository and probed each one's references, so listing or counting the
+/// artifacts of a repository with N manifests cost N² lookups (10 ms of a 100-row
+/// repository page at Harbor's "small" size). Postgres plans it the same either way.
 pub(crate) const BASE_ARTIFACT: &str = "NOT EXISTS (SELECT 1 FROM manifest_references br \
-     JOIN manifests bp ON bp.id = br.manifest_id \
-     WHERE br.kind = 'manifest' AND br.digest = m.digest AND bp.repository_id = m.repository_id) \
+     CROSS JOIN manifests bp \
+     WHERE br.kind = 'manifest' AND br.digest = m.digest \
+     AND bp.id = br.manifest_id AND bp.repository_id = m.repository_id) \
      AND NOT EXISTS (SELECT 1 FROM manifests bs \
      WHERE bs.repository_id = m.repository_id AND bs.digest = m.subject_digest)";
 
