@@ -73,6 +73,11 @@ pub enum RepositorySortField {
     PullCount,
 }
 
+/// The number of artifacts (in Harbor's sense) of repository `r`.
+fn artifact_count() -> String {
+    format!("(SELECT COUNT(*) FROM manifests m WHERE m.repository_id = r.id AND {BASE_ARTIFACT})")
+}
+
 fn sort_column(field: RepositorySortField) -> &'static str {
     match field {
         RepositorySortField::Name => "r.name",
@@ -98,9 +103,9 @@ impl Database {
 
     fn select_repositories(&self) -> String {
         format!(
-            "SELECT r.id, p.project_id, r.name, r.description, \
-             (SELECT COUNT(*) FROM manifests m WHERE m.repository_id = r.id AND {BASE_ARTIFACT}) AS artifact_count, \
+            "SELECT r.id, p.project_id, r.name, r.description, {} AS artifact_count, \
              r.pull_count, r.created_at, r.updated_at {}",
+            artifact_count(),
             self.repositories_from()
         )
     }
@@ -141,7 +146,17 @@ impl Database {
         let conditions = w.sql();
         let order = order_by(sort, sort_column, "r.id");
         let limit = w.limit(window)?;
-        let sql = format!("{}{conditions}{order}{limit}", self.select_repositories());
+        // The page's rows first, then the artifact counts of those rows only: Postgres
+        // computed the count for every row that OFFSET skips, so the last page of
+        // 10,000 repositories evaluated it 10,000 times (335 ms).
+        let sql = format!(
+            "SELECT r.id, r.project_id, r.name, r.description, {} AS artifact_count, \
+             r.pull_count, r.created_at, r.updated_at FROM (\
+             SELECT r.id, p.project_id, r.name, r.description, r.pull_count, r.created_at, \
+             r.updated_at {}{conditions}{order}{limit}) r{order}",
+            artifact_count(),
+            self.repositories_from()
+        );
         let rows = with_reader!(self, pool => {
             bind_all!(sqlx::query_as::<_, RepositoryRow>(&sql), &w.binds)
                 .fetch_all(pool)
