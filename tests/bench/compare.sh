@@ -138,6 +138,24 @@ free_port() {
   done
   die "no free port found"
 }
+# write_doc_section NAME SECTION_FILE HEADING: replaces the part of $DOC between the
+# "<!-- NAME:begin" and "<!-- NAME:end -->" markers with SECTION_FILE (which carries the
+# markers itself), or appends it under HEADING when the markers are missing.
+write_doc_section() {
+  local name=$1 section=$2 heading=$3
+  if [ -f "$DOC" ] && grep -q "<!-- $name:begin" "$DOC" && grep -q "<!-- $name:end -->" "$DOC"; then
+    awk -v section="$section" -v begin="<!-- $name:begin" -v end="<!-- $name:end -->" '
+      index($0, begin) == 1 { while ((getline line < section) > 0) print line; skip = 1; next }
+      index($0, end) == 1 { skip = 0; next }
+      !skip { print }
+    ' "$DOC" >"$WORK/doc.md"
+  else
+    { [ -f "$DOC" ] && cat "$DOC" && echo; echo "## $heading"; echo; cat "$section"; } >"$WORK/doc.md"
+  fi
+  cp "$WORK/doc.md" "$DOC"
+  log "wrote $DOC"
+}
+
 now_ns() { date +%s%N; }
 # VmRSS of a process in MiB.
 rss_mib() { awk '/^VmRSS:/ {printf "%.1f", $2 / 1024}' "/proc/$1/status" 2>/dev/null; }
@@ -355,17 +373,6 @@ if [ "$DOCS" = 1 ]; then
     echo
     echo "<!-- bench:end -->"
   } >"$SECTION"
-  if [ -f "$DOC" ] && grep -q '<!-- bench:begin' "$DOC" && grep -q '<!-- bench:end -->' "$DOC"; then
-    awk -v section="$SECTION" '
-      /<!-- bench:begin/ { while ((getline line < section) > 0) print line; skip = 1; next }
-      /<!-- bench:end -->/ { skip = 0; next }
-      !skip { print }
-    ' "$DOC" >"$WORK/doc.md"
-    cp "$WORK/doc.md" "$DOC"
-  else
-    { [ -f "$DOC" ] && cat "$DOC" && echo; echo "## Latest results"; echo; cat "$SECTION"; } >"$WORK/doc.md"
-    cp "$WORK/doc.md" "$DOC"
-  fi
-  log "wrote $DOC"
+  write_doc_section bench "$SECTION" "Latest results"
 fi
 exit "$BENCH_RC"

@@ -1,6 +1,6 @@
 # The metadata-scale part of tests/bench/compare.sh (`--metadata`), sourced by it after
-# its helpers are defined (start_berth, free_port, stop_pid, the cleanup trap). Not meant
-# to run on its own.
+# its helpers are defined (start_berth, free_port, stop_pid, write_doc_section, the
+# cleanup trap). Not meant to run on its own.
 #
 # Each backend keeps its dataset under target/bench/metadata-<backend>/ (the admin
 # password, Berth's data directory, and for Postgres a pg_dump of the database, since
@@ -119,18 +119,7 @@ if [ "$DOCS" = 1 ]; then
     echo
     echo "<!-- metadata:end -->"
   } >"$SECTION"
-  if [ -f "$DOC" ] && grep -q '<!-- metadata:begin' "$DOC" && grep -q '<!-- metadata:end -->' "$DOC"; then
-    awk -v section="$SECTION" '
-      /<!-- metadata:begin/ { while ((getline line < section) > 0) print line; skip = 1; next }
-      /<!-- metadata:end -->/ { skip = 0; next }
-      !skip { print }
-    ' "$DOC" >"$WORK/doc.md"
-    cp "$WORK/doc.md" "$DOC"
-  else
-    { [ -f "$DOC" ] && cat "$DOC" && echo; echo "## Metadata scale: latest results"; echo; cat "$SECTION"; } >"$WORK/doc.md"
-    cp "$WORK/doc.md" "$DOC"
-  fi
-  log "wrote $DOC"
+  write_doc_section metadata "$SECTION" "Metadata scale: latest results"
 fi
 log "JSON lines in $MD_RESULTS"
 [ "$MD_RC" = 0 ] || log "berth-bench metadata exit $MD_RC: some requests failed (see the table)"
