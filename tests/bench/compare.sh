@@ -196,6 +196,16 @@ start_berth() {
   log "$name: pid $BERTH_PID on 127.0.0.1:$port, ready in $READY_MS ms, RSS $READY_RSS MiB"
 }
 # make_robot PORT: a pull robot in library; prints "name secret" (empty if unsupported).
+# start_berth_pg_s3 NAME PORT DATA_DIR: start_berth on the Postgres and S3 server that
+# tests/services/pg-up.sh and s3-up.sh exported.
+start_berth_pg_s3() {
+  start_berth "$1" "$2" "$3" \
+    BERTH_DATABASE_URL="$BERTH_TEST_DATABASE_URL" \
+    BERTH_S3_ENDPOINT="$BERTH_TEST_S3_ENDPOINT" BERTH_S3_BUCKET="$BERTH_TEST_S3_BUCKET" \
+    BERTH_S3_REGION="$BERTH_TEST_S3_REGION" BERTH_S3_ACCESS_KEY="$BERTH_TEST_S3_ACCESS_KEY" \
+    BERTH_S3_SECRET_KEY="$BERTH_TEST_S3_SECRET_KEY" BERTH_S3_ALLOW_HTTP=true
+}
+
 make_robot() {
   local port=$1 body
   body=$(curl -s --max-time 10 -u "admin:$PASSWORD" -H 'Content-Type: application/json' \
@@ -265,11 +275,7 @@ if [ "$PG_S3" = 1 ]; then
   S3_PORT=$(free_port 30)
   eval "$(S3_PORT=$S3_PORT S3_BUCKET=berth-bench bash tests/services/s3-up.sh)"
   B2_PORT=$(free_port)
-  start_berth berth-pg-s3 "$B2_PORT" "$WORK/berth-pg" \
-    BERTH_DATABASE_URL="$BERTH_TEST_DATABASE_URL" \
-    BERTH_S3_ENDPOINT="$BERTH_TEST_S3_ENDPOINT" BERTH_S3_BUCKET="$BERTH_TEST_S3_BUCKET" \
-    BERTH_S3_REGION="$BERTH_TEST_S3_REGION" BERTH_S3_ACCESS_KEY="$BERTH_TEST_S3_ACCESS_KEY" \
-    BERTH_S3_SECRET_KEY="$BERTH_TEST_S3_SECRET_KEY" BERTH_S3_ALLOW_HTTP=true
+  start_berth_pg_s3 berth-pg-s3 "$B2_PORT" "$WORK/berth-pg"
   READY_LINES+=("| Berth, Postgres + S3 | first start (empty database) | $READY_MS | $READY_RSS |")
   TARGETS+=(--target "http://127.0.0.1:$B2_PORT" --name berth-pg-s3 --user admin --password "$PASSWORD" --server-pid "$BERTH_PID")
   if robot=$(make_robot "$B2_PORT"); then

@@ -1,6 +1,6 @@
 # The metadata-scale part of tests/bench/compare.sh (`--metadata`), sourced by it after
-# its helpers are defined (start_berth, free_port, stop_pid, write_doc_section, the
-# cleanup trap). Not meant to run on its own.
+# its helpers are defined (start_berth, start_berth_pg_s3, free_port, stop_pid,
+# write_doc_section, the cleanup trap). Not meant to run on its own.
 #
 # Each backend keeps its dataset under target/bench/metadata-<backend>/ (the admin
 # password, Berth's data directory, and for Postgres a pg_dump of the database, since
@@ -78,11 +78,7 @@ if [ "$PG_S3" = 1 ]; then
   MD_PORT=$(free_port)
   # The bucket is new every run: only the two tiny blobs every image shares live there,
   # and the listings measured never read them.
-  start_berth berth-pg-s3 "$MD_PORT" "$MD_DIR/data" \
-    BERTH_DATABASE_URL="$BERTH_TEST_DATABASE_URL" \
-    BERTH_S3_ENDPOINT="$BERTH_TEST_S3_ENDPOINT" BERTH_S3_BUCKET="$BERTH_TEST_S3_BUCKET" \
-    BERTH_S3_REGION="$BERTH_TEST_S3_REGION" BERTH_S3_ACCESS_KEY="$BERTH_TEST_S3_ACCESS_KEY" \
-    BERTH_S3_SECRET_KEY="$BERTH_TEST_S3_SECRET_KEY" BERTH_S3_ALLOW_HTTP=true
+  start_berth_pg_s3 berth-pg-s3 "$MD_PORT" "$MD_DIR/data"
   seed_and_measure berth-pg-s3 "$MD_DIR" "$MD_PORT"
   stop_pid "$BERTH_PID"
   if [ ! -s "$MD_DIR/berth.dump" ] || [ -n "$(find "$MD_DIR/seeded-in" -newer "$MD_DIR/berth.dump" 2>/dev/null)" ]; then
