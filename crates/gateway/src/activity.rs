@@ -1,7 +1,8 @@
 //! Collects `/v2` events (pushes, pulls, deletions) and login attempts, and writes them
-//! to the database in batches: audit records plus pull statistics. Requests only push onto a bounded queue;
-//! a background task flushes once a second, so recording never slows a pull and
-//! concurrent pulls of one repository never contend on its row.
+//! to the database in batches: audit records plus pull statistics. Requests only push
+//! onto a bounded queue; a background task flushes once a second, so recording never
+//! slows a pull and concurrent pulls of one repository never contend on its row. The
+//! same task folds the audit counters together every ten minutes.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -19,6 +20,10 @@ const QUEUE_CAPACITY: usize = 65_536;
 const FLUSH_EVERY: Duration = Duration::from_secs(1);
 /// A batch is written early when it grows this large.
 const MAX_BATCH: usize = 1024;
+/// How often the per-connection audit counters are folded together (see
+/// `Database::compact_audit_counts`); each pooled Postgres connection adds one row per
+/// project it records for, and connections are replaced over time.
+const COMPACT_COUNTS_EVERY: Duration = Duration::from_secs(600);
 
 /// One thing to record.
 #[derive(Debug, Clone)]
@@ -100,6 +105,11 @@ async fn flush_loop(
 ) {
     let mut tick = tokio::time::interval(FLUSH_EVERY);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    let mut compact = tokio::time::interval_at(
+        tokio::time::Instant::now() + COMPACT_COUNTS_EVERY,
+        COMPACT_COUNTS_EVERY,
+    );
+    compact.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     let mut batch = Vec::new();
     loop {
         tokio::select! {
@@ -128,6 +138,10 @@ async fn flush_loop(
                     write(&db, std::mem::take(&mut batch)).await;
                 }
             }
+            _ = compact.tick() => match db.compact_audit_counts().await {
+                Ok(folded) => tracing::debug!(folded, "folded audit counters"),
+                Err(err) => tracing::warn!(error = %err, "could not fold audit counters"),
+            },
         }
     }
 }

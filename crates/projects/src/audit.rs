@@ -2,7 +2,7 @@
 
 use crate::accounts::filter::{Where, bind_all, order_by};
 use crate::codec::from_db_int;
-use crate::db::{Database, with_reader, with_writer};
+use crate::db::{Backend, Database, with_reader, with_writer};
 use crate::error::DbError;
 use crate::tenancy::{SortKey, TextMatch, Window};
 
@@ -46,6 +46,19 @@ pub struct AuditFilter {
     /// Unix seconds, inclusive.
     pub op_time_from: Option<i64>,
     pub op_time_to: Option<i64>,
+}
+
+impl AuditFilter {
+    /// True when nothing but the projects narrows the listing, so its total is the sum
+    /// of the per-project counters (`audit_log_counts`) rather than a count of records.
+    fn by_projects_only(&self) -> bool {
+        self.operation.is_none()
+            && self.resource.is_none()
+            && self.resource_type.is_none()
+            && self.username.is_none()
+            && self.op_time_from.is_none()
+            && self.op_time_to.is_none()
+    }
 }
 
 /// What the audit listing sorts by (default: newest first).
@@ -113,10 +126,14 @@ impl Database {
             }
         }
         w.range("op_time", filter.op_time_from, filter.op_time_to);
-        let count_sql = format!("SELECT COUNT(*) FROM audit_log{}", w.sql());
-        let total: i64 = with_reader!(self, pool => {
-            bind_all!(sqlx::query_scalar(&count_sql), &w.binds).fetch_one(pool).await?
-        });
+        let total = if filter.by_projects_only() {
+            self.audit_total(filter.project_ids.as_deref()).await?
+        } else {
+            let count_sql = format!("SELECT COUNT(*) FROM audit_log{}", w.sql());
+            with_reader!(self, pool => {
+                bind_all!(sqlx::query_scalar::<_, i64>(&count_sql), &w.binds).fetch_one(pool).await?
+            })
+        };
         // The page's ids first, then their rows: skipping OFFSET rows on the index alone
         // is cheap, whereas selecting the columns directly read every skipped row too
         // (the last page of 500,000 records took 30-40 ms instead of about 8).
@@ -130,6 +147,62 @@ impl Database {
             bind_all!(sqlx::query_as::<_, AuditEntry>(&list_sql), &w.binds).fetch_all(pool).await?
         });
         Ok((entries, from_db_int(total, "audit entry count")?))
+    }
+
+    /// How many audit records belong to `projects` (`None`: all records), read from the
+    /// counters the database's triggers keep beside the log (migration 0006).
+    async fn audit_total(&self, projects: Option<&[i64]>) -> Result<i64, DbError> {
+        let mut w = Where::default();
+        if let Some(ids) = projects {
+            w.int_in("project_id", ids);
+        }
+        let sql = format!(
+            "SELECT CAST(COALESCE(SUM(n), 0) AS BIGINT) FROM audit_log_counts{}",
+            w.sql()
+        );
+        Ok(with_reader!(self, pool => {
+            bind_all!(sqlx::query_scalar::<_, i64>(&sql), &w.binds).fetch_one(pool).await?
+        }))
+    }
+
+    /// Folds the audit counters that Postgres backends keep per process into one row per
+    /// project, so rows of connections long closed do not accumulate. Rows a running
+    /// transaction holds are skipped (folded next time), so this never waits for or
+    /// blocks a writer; concurrent calls (other replicas) serialise on an advisory lock.
+    /// Returns how many rows were folded; SQLite keeps a single row per project and has
+    /// nothing to fold.
+    pub async fn compact_audit_counts(&self) -> Result<u64, DbError> {
+        /// `pg_try_advisory_xact_lock` key: "berth audit counts" folded into an i64.
+        const LOCK_KEY: i64 = 0x6265_7274_6861_6301;
+        let Backend::Postgres(pool) = &self.backend else {
+            return Ok(0);
+        };
+        let mut tx = pool.begin().await?;
+        let locked: bool = sqlx::query_scalar("SELECT pg_try_advisory_xact_lock($1)")
+            .bind(LOCK_KEY)
+            .fetch_one(&mut *tx)
+            .await?;
+        if !locked {
+            return Ok(0);
+        }
+        let folded: i64 = sqlx::query_scalar(
+            "WITH moved AS (\
+                 DELETE FROM audit_log_counts WHERE (project_id, slot) IN (\
+                     SELECT project_id, slot FROM audit_log_counts WHERE slot <> 0 \
+                     FOR UPDATE SKIP LOCKED) \
+                 RETURNING project_id, n), \
+             added AS (\
+                 INSERT INTO audit_log_counts (project_id, slot, n) \
+                 SELECT project_id, 0, SUM(n)::BIGINT FROM moved GROUP BY project_id \
+                 ORDER BY project_id \
+                 ON CONFLICT (project_id, slot) DO UPDATE SET n = audit_log_counts.n + EXCLUDED.n \
+                 RETURNING 1) \
+             SELECT COUNT(*) FROM moved",
+        )
+        .fetch_one(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        from_db_int(folded, "folded audit counters")
     }
 
     pub async fn add_audit_entry(&self, entry: &NewAuditEntry) -> Result<(), DbError> {

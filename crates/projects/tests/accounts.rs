@@ -12,12 +12,13 @@ use std::collections::BTreeMap;
 use projects::{
     AuditFilter, AuditSortField, CreateProjectOutcome, CreateRobotOutcome, CreateUserOutcome,
     Database, DeleteProjectOutcome, MemberUser, NewAuditEntry, NewProject, NewRobot, NewUser,
-    RobotFilter, RobotSortField, RobotUpdate, SortKey, TextMatch, UpdateProfileOutcome, UserFilter,
-    UserSortField, Window,
+    PullStats, RobotFilter, RobotSortField, RobotUpdate, SortKey, TextMatch, UpdateProfileOutcome,
+    UserFilter, UserSortField, Window,
 };
 use rbac::{Access, AccessDirectory, RobotLevel, RobotPermission};
 use registry_core::meta::MetadataStore;
 use registry_core::{Digest, RepoName};
+use sqlx::Connection as _;
 use support::open;
 
 /// Instantiates every case once per backend: `sqlite::<case>` and `postgres::<case>`.
@@ -53,6 +54,8 @@ contract!(
     robots_update_secret_and_delete,
     robots_go_with_their_project,
     audit_entries_filter_sort_and_page,
+    audit_totals_stay_exact_under_concurrent_writers,
+    audit_records_cannot_be_changed,
     logins_are_audited,
     blob_bytes_count_each_blob_once,
 );
@@ -498,6 +501,131 @@ async fn robots_go_with_their_project(url: String) {
 }
 
 // ---- audit log ----------------------------------------------------------------------
+
+/// Runs one SQL statement on the test database outside Berth's API (to change the log
+/// behind its back, or count it the slow way); the error if the database refuses.
+async fn raw_sql(url: &str, sql: &str) -> Result<i64, sqlx::Error> {
+    if url.starts_with("sqlite:") {
+        let mut conn = sqlx::SqliteConnection::connect(url).await?;
+        sqlx::query_scalar::<_, i64>(sql)
+            .fetch_optional(&mut conn)
+            .await
+            .map(|v| v.unwrap_or(0))
+    } else {
+        let mut conn = sqlx::PgConnection::connect(url).await?;
+        sqlx::query_scalar::<_, i64>(sql)
+            .fetch_optional(&mut conn)
+            .await
+            .map(|v| v.unwrap_or(0))
+    }
+}
+
+/// The listing's total for `projects` (`None`: every record).
+async fn audit_total(db: &Database, projects: Option<Vec<i64>>) -> u64 {
+    let filter = AuditFilter {
+        project_ids: projects,
+        ..AuditFilter::default()
+    };
+    db.list_audit_entries(&filter, &[], window(0, 1))
+        .await
+        .unwrap()
+        .1
+}
+
+async fn audit_totals_stay_exact_under_concurrent_writers(url: String) {
+    let db = open(&url).await;
+    let lib = project(&db, "lib", None).await;
+    let app = project(&db, "app", None).await;
+    // Eight writers at once, single records and batches naming their project, so on
+    // Postgres several pooled connections each keep counters of their own.
+    let writers = (0..8).map(|w| {
+        let db = db.clone();
+        tokio::spawn(async move {
+            for i in 0..10 {
+                let project_id = [Some(lib), Some(app), None][(w + i) % 3];
+                audit(&db, project_id, "push", "ci").await;
+            }
+            let entry = |project: &str| {
+                (
+                    project.to_owned(),
+                    NewAuditEntry {
+                        project_id: None,
+                        operation: "pull".to_owned(),
+                        resource_type: "artifact".to_owned(),
+                        resource: format!("{project}/x:1"),
+                        username: "ci".to_owned(),
+                        client_ip: String::new(),
+                    },
+                )
+            };
+            let batch = [entry("lib"), entry("app"), entry("lib"), entry("")];
+            db.record_activity(&PullStats::default(), &batch)
+                .await
+                .expect("batch");
+        })
+    });
+    for writer in writers.collect::<Vec<_>>() {
+        writer.await.expect("writer");
+    }
+    let count = |sql: &'static str| {
+        let url = url.clone();
+        async move { u64::try_from(raw_sql(&url, sql).await.unwrap()).unwrap() }
+    };
+    let all = count("SELECT COUNT(*) FROM audit_log").await;
+    let in_lib = count("SELECT COUNT(*) FROM audit_log WHERE project_id = (SELECT project_id FROM projects WHERE name = 'lib')").await;
+    // 80 single records (27 lib, 27 app, 26 without) and 8 batches of 2 lib, 1 app, 1 none.
+    assert_eq!((all, in_lib), (112, 43));
+    let expect = async |db: &Database| {
+        assert_eq!(audit_total(db, None).await, 112);
+        assert_eq!(audit_total(db, Some(vec![lib])).await, 43);
+        assert_eq!(audit_total(db, Some(vec![app])).await, 35);
+        assert_eq!(audit_total(db, Some(vec![lib, app])).await, 78);
+        assert_eq!(audit_total(db, Some(vec![])).await, 0);
+    };
+    expect(&db).await;
+
+    // Folding the per-connection counters keeps every total; a second pass finds nothing.
+    let folded = db.compact_audit_counts().await.unwrap();
+    if url.starts_with("sqlite:") {
+        assert_eq!(folded, 0);
+    } else {
+        assert!(
+            folded >= 3,
+            "Postgres counters start per connection: {folded}"
+        );
+    }
+    expect(&db).await;
+    assert_eq!(db.compact_audit_counts().await.unwrap(), 0);
+    let rows = count("SELECT COUNT(*) FROM audit_log_counts").await;
+    assert_eq!(rows, 3, "one counter per project after folding");
+
+    // Records removed in bulk (as a retention purge would) leave the totals right.
+    raw_sql(&url, "DELETE FROM audit_log WHERE operation = 'pull'")
+        .await
+        .unwrap();
+    audit(&db, Some(lib), "delete", "admin").await;
+    assert_eq!(audit_total(&db, None).await, 112 - 32 + 1);
+    assert_eq!(audit_total(&db, Some(vec![lib])).await, 43 - 16 + 1);
+    assert_eq!(audit_total(&db, Some(vec![app])).await, 35 - 8);
+}
+
+async fn audit_records_cannot_be_changed(url: String) {
+    let db = open(&url).await;
+    let lib = project(&db, "lib", None).await;
+    audit(&db, Some(lib), "delete", "mallory").await;
+    let err = raw_sql(&url, "UPDATE audit_log SET username = 'alice'")
+        .await
+        .expect_err("audit records are append-only");
+    assert!(
+        err.to_string().contains("audit records cannot be changed"),
+        "{err}"
+    );
+    let (entries, total) = db
+        .list_audit_entries(&AuditFilter::default(), &[], ALL)
+        .await
+        .unwrap();
+    assert_eq!((total, entries[0].username.as_str()), (1, "mallory"));
+}
 
 async fn audit_entries_filter_sort_and_page(url: String) {
     let db = open(&url).await;
