@@ -11,7 +11,9 @@
 #        - with --pg-s3: Berth on PostgreSQL + S3 (tests/services/pg-up.sh, s3-up.sh);
 #   4. measures how long each takes from start to answering /v2/;
 #   5. runs every berth-bench scenario on each (reference first: ratios are to it), with
-#      the server PIDs so CPU per request and RSS are reported;
+#      the server PIDs so CPU per request and RSS are reported; with --pg-s3 it then
+#      starts a second reference registry on the same S3 server as Berth and runs the
+#      storage-bound scenarios on that pair, so S3 figures are compared like for like;
 #   6. writes the tables, the machine and the command into docs/performance.md (between
 #      the "bench:begin" and "bench:end" markers) and the raw JSON lines under
 #      target/bench/;
@@ -345,6 +347,53 @@ log "$CPU_LINE"
 [ "$BENCH_RC" = 0 ] || log "berth-bench exit $BENCH_RC: some scenarios failed (see the table)"
 SETTINGS=$(head -1 "$RESULTS")
 
+# --- with --pg-s3: both registries on the same S3 server ---------------------------------
+# The main run compares Berth on S3 with the reference on local files, which says more
+# about SeaweedFS on these cores than about either registry. Here the reference stores
+# into the same SeaweedFS (its own prefix of Berth's bucket). Its S3 driver answers blob
+# GETs with a redirect to a presigned S3 URL by default; that is disabled, so both serve
+# the bytes themselves, as Berth does.
+S3_SCENARIOS=push-blob,push-blob-chunked,pull-blob,push-images
+if [ "$PG_S3" = 1 ]; then
+  REF_S3_PORT=$(free_port)
+  mkdir -p "$WORK/ref-s3"
+  cat >"$WORK/ref-s3/config.yml" <<EOF
+version: 0.1
+log: {level: warn}
+storage:
+  s3:
+    accesskey: $BERTH_TEST_S3_ACCESS_KEY
+    secretkey: $BERTH_TEST_S3_SECRET_KEY
+    region: $BERTH_TEST_S3_REGION
+    regionendpoint: $BERTH_TEST_S3_ENDPOINT
+    bucket: $BERTH_TEST_S3_BUCKET
+    rootdirectory: /reference
+    secure: false
+    v4auth: true
+  redirect: {disable: true}
+  delete: {enabled: true}
+http: {addr: 127.0.0.1:$REF_S3_PORT}
+auth:
+  htpasswd: {realm: registry, path: $WORK/ref/htpasswd}
+EOF
+  # The ambient AWS_* variables (a CA bundle, say) would reconfigure its S3 client too.
+  env "${UNSET_AWS[@]}" docker-registry serve "$WORK/ref-s3/config.yml" >"$WORK/ref-s3/log" 2>&1 </dev/null &
+  REF_S3_PID=$!; PIDS+=("$REF_S3_PID")
+  wait_ready "$REF_S3_PORT" "$(now_ns)" "$REF_S3_PID" >/dev/null
+  log "reference registry on S3: pid $REF_S3_PID on 127.0.0.1:$REF_S3_PORT; running $S3_SCENARIOS"
+  set +e
+  "$BENCH_BIN" --target "http://127.0.0.1:$REF_S3_PORT" --name reference-s3 --user bench \
+    --password "$PASSWORD" --server-pid "$REF_S3_PID" \
+    --target "http://127.0.0.1:$B2_PORT" --name berth-pg-s3 --user admin \
+    --password "$PASSWORD" --server-pid "$BERTH_PID" \
+    --scenarios "$S3_SCENARIOS" --repo-prefix library/bench-s3 "${SIZE_ARGS[@]}" "${EXTRA[@]}" \
+    --markdown "$WORK/s3-tables.md" >>"$RESULTS"
+  S3_RC=$?
+  set -e
+  [ "$S3_RC" = 0 ] || { log "berth-bench on S3 exit $S3_RC"; BENCH_RC=$S3_RC; }
+  stop_pid "$REF_S3_PID"
+fi
+
 # --- docs/performance.md ----------------------------------------------------------------
 if [ "$DOCS" = 1 ]; then
   CPU_MODEL=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)
@@ -376,6 +425,14 @@ if [ "$DOCS" = 1 ]; then
     echo "Main figures (higher is better; the ratio columns divide by the reference):"
     echo
     cat "$WORK/tables.md"
+    if [ -s "$WORK/s3-tables.md" ]; then
+      echo
+      echo "#### Both on the same S3 server"
+      echo
+      echo "The reference registry (S3 driver, \`redirect: disable\` so it serves blobs itself as Berth does) and Berth on Postgres + S3, storing into the same SeaweedFS; ratios divide by reference-s3:"
+      echo
+      cat "$WORK/s3-tables.md"
+    fi
     echo
     echo "<!-- bench:end -->"
   } >"$SECTION"
