@@ -724,6 +724,31 @@ async fn audit_entries_filter_sort_and_page(url: String) {
         .map(|e| (e.username.as_str(), e.operation.as_str()))
         .collect();
     assert_eq!(page, [("alice", "create"), ("alice", "delete")]);
+
+    // Every page, shallow or deep (deep ones are read from the far end), is the matching
+    // slice of the whole listing, in the default order and in a requested one.
+    for sort in [&by_user[..], &[]] {
+        let (whole, _) = db
+            .list_audit_entries(&AuditFilter::default(), sort, ALL)
+            .await
+            .unwrap();
+        for offset in 0..6 {
+            for limit in 1..5 {
+                let (page, total) = db
+                    .list_audit_entries(&AuditFilter::default(), sort, window(offset, limit))
+                    .await
+                    .unwrap();
+                let from = (offset as usize).min(whole.len());
+                let to = (offset + limit).min(4) as usize;
+                assert_eq!(total, 4);
+                assert_eq!(
+                    page,
+                    whole[from..to.max(from)],
+                    "offset {offset} limit {limit}"
+                );
+            }
+        }
+    }
 }
 
 async fn logins_are_audited(url: String) {

@@ -129,6 +129,40 @@ pub(crate) fn order_by<F: Copy>(
     format!(" ORDER BY {}", terms.join(", "))
 }
 
+/// The same order with every term's direction flipped, for reading a listing from its far
+/// end. `order` is what [`order_by`] returns: plain columns, each with an optional
+/// `ASC`/`DESC` (no expressions containing commas).
+pub(crate) fn reverse_order(order: &str) -> String {
+    let terms = order.strip_prefix(" ORDER BY ").unwrap_or(order);
+    let flipped: Vec<String> = terms
+        .split(", ")
+        .map(|term| {
+            if let Some(column) = term.strip_suffix(" DESC") {
+                format!("{column} ASC")
+            } else {
+                format!("{} DESC", term.strip_suffix(" ASC").unwrap_or(term))
+            }
+        })
+        .collect();
+    format!(" ORDER BY {}", flipped.join(", "))
+}
+
+/// A page past the middle of a listing of `total` rows, as a page of the reversed order.
+///
+/// OFFSET walks every row it skips, so the last page of 500,000 audit records walked all
+/// of them. Since every order ends in a unique column (see [`order_by`]), the rows at
+/// `offset..offset + limit` are the rows at `total - offset - limit..total - offset` of
+/// the reversed order; the caller reads those with [`reverse_order`] and sorts them back.
+/// `None` when the page starts in the first half (or there is nothing to skip).
+pub(crate) fn from_far_end(window: Window, total: u64) -> Option<Window> {
+    let end = window.offset.saturating_add(window.limit).min(total);
+    let far = window.offset < total && window.offset.saturating_add(end) > total;
+    far.then(|| Window {
+        offset: total - end,
+        limit: end - window.offset,
+    })
+}
+
 /// Escapes LIKE wildcards so user input matches literally (escape character `\`).
 pub(crate) fn escape_like(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
@@ -173,6 +207,51 @@ mod tests {
         assert_eq!(Where::default().sql(), "");
         let mut all = Where::default();
         assert_eq!(all.limit(Window::ALL).unwrap(), " LIMIT $1 OFFSET $2");
+    }
+
+    #[test]
+    fn reversed_orders_flip_every_term() {
+        assert_eq!(
+            reverse_order(" ORDER BY op_time DESC, id DESC"),
+            " ORDER BY op_time ASC, id ASC"
+        );
+        assert_eq!(
+            reverse_order(" ORDER BY u.created_at ASC, u.id"),
+            " ORDER BY u.created_at DESC, u.id DESC"
+        );
+    }
+
+    #[test]
+    fn deep_pages_are_read_from_the_far_end() {
+        let w = |offset, limit| Window { offset, limit };
+        // The first half, and pages past the end, are read as asked.
+        assert_eq!(from_far_end(w(0, 10), 100), None);
+        assert_eq!(from_far_end(w(40, 10), 100), None);
+        assert_eq!(from_far_end(w(100, 10), 100), None);
+        assert_eq!(from_far_end(w(0, 100), 100), None);
+        assert_eq!(from_far_end(Window::ALL, 100), None);
+        // Rows 50..60 of 100 are rows 40..50 reversed; the last, partial page is the first.
+        assert_eq!(from_far_end(w(50, 10), 100), Some(w(40, 10)));
+        assert_eq!(from_far_end(w(95, 10), 100), Some(w(0, 5)));
+        assert_eq!(from_far_end(w(1, 3), 4), Some(w(0, 3)));
+        // Every row of every mirrored page is the row the plain page would return.
+        for total in 0..12u64 {
+            for offset in 0..14 {
+                for limit in 1..6 {
+                    if let Some(m) = from_far_end(w(offset, limit), total) {
+                        let plain: Vec<u64> = (offset..(offset + limit).min(total)).collect();
+                        let mut mirrored: Vec<u64> = (m.offset..m.offset + m.limit)
+                            .map(|i| total - 1 - i)
+                            .collect();
+                        mirrored.reverse();
+                        assert_eq!(
+                            mirrored, plain,
+                            "total {total} offset {offset} limit {limit}"
+                        );
+                    }
+                }
+            }
+        }
     }
 
     #[test]
