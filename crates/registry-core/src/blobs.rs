@@ -1,8 +1,9 @@
 //! The blob store contract: content-addressed bytes plus the staging area of uploads.
 //!
 //! Implementations (crate `storage`) keep final blobs at `blobs/sha256/<2 hex>/<64 hex>`
-//! and staged uploads under `_uploads/<upload id>/`: one object per part on object stores,
-//! one file the parts are appended to on the filesystem. A staged part or a blob becomes
+//! and staged uploads under `_uploads/`: one object per part on object stores
+//! (`_uploads/<upload id>/<part>`), one file the parts are appended to on the filesystem
+//! (`_uploads/<upload id>.data`). A staged part or a blob becomes
 //! visible only once completely written, so a crash mid-write leaves nothing
 //! half-visible. Final blobs are written once and never overwritten.
 

@@ -33,7 +33,7 @@ pub struct ObjectBlobStore {
     tuning: WriteTuning,
     /// Largest part committed by a server-side copy; `None` when copies have no limit.
     copy_limit: Option<u64>,
-    /// Set for the filesystem backend, whose empty staging directories need removing.
+    /// Set for the filesystem backend, whose data path works on files directly (`local`).
     fs_root: Option<PathBuf>,
 }
 
@@ -119,20 +119,6 @@ impl ObjectBlobStore {
         .await
         .map(drop)
     }
-
-    /// object_store removes emptied directories only when it deletes a file in them; an
-    /// aborted first part leaves `_uploads/<id>/` empty with nothing to delete, so the
-    /// filesystem backend clears it here.
-    async fn remove_empty_staging_dir(&self, prefix: &Path) {
-        let Some(root) = &self.fs_root else { return };
-        let mut dir = root.clone();
-        dir.extend(prefix.parts().map(|part| part.as_ref().to_owned()));
-        match tokio::fs::remove_dir(&dir).await {
-            Ok(()) => {}
-            Err(err) if err.kind() == std::io::ErrorKind::NotFound => {}
-            Err(err) => tracing::debug!(dir = %dir.display(), error = %err, "staging dir kept"),
-        }
-    }
 }
 
 /// Opens one staged part for reading. A named `async fn` (rather than a closure) keeps the
@@ -195,6 +181,9 @@ impl BlobStore for ObjectBlobStore {
 
     async fn delete_upload(&self, upload_id: &str) -> Result<(), BackendError> {
         let prefix = layout::upload_prefix(upload_id)?;
+        if let Some(root) = &self.fs_root {
+            return crate::local::remove_staged(root, upload_id).await;
+        }
         let locations = self
             .store
             .list(Some(&prefix))
@@ -208,7 +197,6 @@ impl BlobStore for ObjectBlobStore {
                 Err(err) => return Err(backend_error(err)),
             }
         }
-        self.remove_empty_staging_dir(&prefix).await;
         Ok(())
     }
 

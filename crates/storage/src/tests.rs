@@ -172,6 +172,8 @@ async fn assert_upload_gone(fx: &Fixture, upload: &str) {
     if let Some(root) = &fx.root {
         let dir = root.join("_uploads").join(upload);
         assert_eq!(files_below(&dir), Vec::<PathBuf>::new());
+        let data = root.join("_uploads").join(format!("{upload}.data"));
+        assert!(!data.exists(), "{} is left", data.display());
     }
 }
 
@@ -183,7 +185,7 @@ async fn write_part_stages_under_the_upload(fx: &Fixture) {
     stage(fx, &upload, "p1", &data).await;
     // The filesystem appends every part to one data file; object stores keep each part.
     let key = match fx.root {
-        Some(_) => format!("_uploads/{upload}/data"),
+        Some(_) => format!("_uploads/{upload}.data"),
         None => format!("_uploads/{upload}/p1"),
     };
     assert_eq!(keys_under(fx, "_uploads").await, vec![key.clone()]);
@@ -462,12 +464,13 @@ async fn delete_upload_removes_only_that_upload(fx: &Fixture) {
     fx.blobs.delete_upload("ab").await.unwrap();
     assert_upload_gone(fx, "ab").await;
     let kept = match fx.root {
-        Some(_) => "_uploads/abc/data",
+        Some(_) => "_uploads/abc.data",
         None => "_uploads/abc/keep",
     };
     assert_eq!(keys_under(fx, "_uploads").await, vec![kept]);
     if let Some(root) = &fx.root {
         assert!(!root.join("_uploads/ab").exists());
+        assert!(!root.join("_uploads/ab.data").exists());
     }
 
     fx.blobs.delete_upload("ab").await.unwrap();
@@ -800,12 +803,33 @@ async fn open_filesystem_creates_the_root_and_works_end_to_end() {
         data
     );
     assert!(!root.join("_uploads/u1").exists());
+    assert!(!root.join("_uploads/u1.data").exists());
+    // One file per upload, no directory: only `_uploads` itself is ever created for it.
+    let entries: Vec<_> = std::fs::read_dir(root.join("_uploads")).unwrap().collect();
+    assert!(entries.is_empty(), "{entries:?}");
+}
+
+#[tokio::test]
+async fn filesystem_removes_a_staging_directory_of_earlier_versions() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().to_path_buf();
+    let blobs = open(&StorageConfig::Filesystem { root: root.clone() })
+        .await
+        .unwrap();
+    // Earlier versions staged into `_uploads/<id>/` (a data file, or object-store parts).
+    let legacy = root.join("_uploads/old-upload");
+    std::fs::create_dir_all(&legacy).unwrap();
+    std::fs::write(legacy.join("data"), b"partial").unwrap();
+    std::fs::write(legacy.join("0123abcd"), b"part").unwrap();
+    blobs.delete_upload("old-upload").await.unwrap();
+    assert!(!legacy.exists());
+    assert!(root.join("_uploads").is_dir());
 }
 
 /// The length of the filesystem backend's data file of `upload`, if it exists.
 fn data_len(fx: &Fixture, upload: &str) -> Option<u64> {
     let root = fx.root.as_ref().expect("filesystem fixture");
-    std::fs::metadata(root.join("_uploads").join(upload).join("data"))
+    std::fs::metadata(root.join("_uploads").join(format!("{upload}.data")))
         .ok()
         .map(|meta| meta.len())
 }
@@ -924,7 +948,7 @@ async fn filesystem_concurrent_chunks_at_one_offset_never_mix() {
     assert_eq!(won.len(), 1, "exactly one writer appends: {won:?}");
     let (winner, size) = won[0];
     let root = fx.root.as_ref().unwrap();
-    let stored = std::fs::read(root.join("_uploads").join(&upload).join("data")).unwrap();
+    let stored = std::fs::read(root.join("_uploads").join(format!("{upload}.data"))).unwrap();
     assert_eq!(size, 300_000);
     assert!(stored.iter().all(|&b| b == b'a' + winner) && stored.len() == 300_000);
 }

@@ -24,6 +24,30 @@ pub(crate) use append::append;
 pub(crate) use commit::commit;
 pub(crate) use read::read;
 
+/// Removes whatever an upload staged: its data file and, from versions that staged into a
+/// directory per upload (`_uploads/<id>/`), that directory. Missing is fine: a retry or
+/// another replica may have removed it first.
+pub(crate) async fn remove_staged(root: &Path, upload_id: &str) -> Result<(), BackendError> {
+    let data = data_file(root, upload_id)?;
+    let prefix = crate::layout::upload_prefix(upload_id)?;
+    let legacy_dir = file_of(root, &prefix);
+    let removed = tokio::task::spawn_blocking(move || {
+        for result in [
+            std::fs::remove_file(&data),
+            std::fs::remove_dir_all(&legacy_dir),
+        ] {
+            match result {
+                Err(err) if err.kind() != ErrorKind::NotFound => return Err(err),
+                _ => {}
+            }
+        }
+        Ok(())
+    })
+    .await
+    .map_err(|err| BackendError::Other(format!("removing upload {upload_id}: {err}")))?;
+    removed.map_err(|err| io_error(err, &prefix))
+}
+
 /// The file of the object store key `key` under `root`. Keys are built by `layout` from
 /// checked segments, so joining them cannot leave the root.
 fn file_of(root: &Path, key: &object_store::path::Path) -> PathBuf {
@@ -40,9 +64,9 @@ fn sync_dir(dir: &Path) -> std::io::Result<()> {
     std::fs::File::open(dir)?.sync_all()
 }
 
-/// Creates `path`'s parent directories when missing. Tried twice: removing the last
-/// upload also removes the emptied `_uploads` directory, which can vanish between
-/// creating it and creating the upload's directory inside it.
+/// Creates `path`'s parent directories when missing. Tried twice: a directory emptied by
+/// object_store's delete of its last file is removed with it, and can vanish between
+/// creating it and creating a child inside it.
 fn ensure_parent(path: &Path) -> std::io::Result<()> {
     let Some(parent) = path.parent() else {
         return Ok(());
