@@ -10,19 +10,32 @@ pub(crate) const INSERT_REPOSITORY: &str = "INSERT INTO repositories (name, crea
 pub(crate) const SELECT_REPOSITORY_ID: &str = "SELECT id FROM repositories WHERE name = $1";
 
 /// Inside a write transaction `$tx`: the id of repository `$name` (a `&str`), creating it
-/// if needed. Insert-or-ignore followed by a select (rather than an upsert with
-/// RETURNING) so an existing row is not rewritten on every push.
+/// if needed. The select comes first because the repository almost always exists (every
+/// blob and manifest of a push asks): one statement instead of an insert-or-ignore and a
+/// select, and an existing row is never rewritten. When it is missing, insert-or-ignore
+/// then select again, so a concurrent creation is found rather than duplicated.
 macro_rules! ensure_repository {
     ($tx:ident, $name:expr, $now:expr) => {{
-        sqlx::query($crate::registry::repositories::INSERT_REPOSITORY)
-            .bind($name)
-            .bind($now)
-            .execute(&mut *$tx)
-            .await?;
-        sqlx::query_scalar::<_, i64>($crate::registry::repositories::SELECT_REPOSITORY_ID)
-            .bind($name)
-            .fetch_one(&mut *$tx)
-            .await?
+        let name: &str = $name;
+        let existing =
+            sqlx::query_scalar::<_, i64>($crate::registry::repositories::SELECT_REPOSITORY_ID)
+                .bind(name)
+                .fetch_optional(&mut *$tx)
+                .await?;
+        match existing {
+            Some(id) => id,
+            None => {
+                sqlx::query($crate::registry::repositories::INSERT_REPOSITORY)
+                    .bind(name)
+                    .bind($now)
+                    .execute(&mut *$tx)
+                    .await?;
+                sqlx::query_scalar::<_, i64>($crate::registry::repositories::SELECT_REPOSITORY_ID)
+                    .bind(name)
+                    .fetch_one(&mut *$tx)
+                    .await?
+            }
+        }
     }};
 }
 pub(crate) use ensure_repository;
