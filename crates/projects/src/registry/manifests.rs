@@ -50,6 +50,19 @@ struct ReferrerRow {
     annotations: Option<String>,
 }
 
+/// Digests per existence query, and references per INSERT: far below either backend's
+/// limit on bound parameters, and above what real manifests list.
+const DIGESTS_PER_QUERY: usize = 500;
+const REFERENCES_PER_INSERT: usize = 500;
+
+/// `$first, $first+1, ...`: `count` numbered placeholders.
+fn placeholders(first: usize, count: usize) -> String {
+    (first..first + count)
+        .map(|n| format!("${n}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// `digests` without repeats, first occurrence first (a manifest may list a layer twice).
 fn unique(digests: &[Digest]) -> Vec<&Digest> {
     let mut seen = HashSet::new();
@@ -80,52 +93,40 @@ pub(crate) async fn put_manifest(
             .fetch_optional(&mut *tx)
             .await?;
 
+        // One query per kind for all the digests (not one per digest): each statement is
+        // a round trip to the database, or on SQLite a hand-off to its worker thread.
         let mut missing = Vec::new();
-        for digest in &blobs {
-            let linked = match repository_id {
-                None => false,
-                Some(id) => {
-                    sqlx::query_scalar::<_, bool>(
-                        "SELECT EXISTS (SELECT 1 FROM repository_blobs \
-                         WHERE repository_id = $1 AND digest = $2)",
-                    )
-                    .bind(id)
-                    .bind(digest.to_string())
-                    .fetch_one(&mut *tx)
-                    .await?
+        for (table, wanted) in [("repository_blobs", &blobs), ("manifests", &children)] {
+            let mut present = HashSet::new();
+            if let Some(id) = repository_id {
+                for batch in wanted.chunks(DIGESTS_PER_QUERY) {
+                    let sql = format!(
+                        "SELECT digest FROM {table} WHERE repository_id = $1 AND digest IN ({})",
+                        placeholders(2, batch.len())
+                    );
+                    let mut query = sqlx::query_scalar::<_, String>(&sql).bind(id);
+                    for digest in batch {
+                        query = query.bind(digest.to_string());
+                    }
+                    present.extend(query.fetch_all(&mut *tx).await?);
                 }
-            };
-            if !linked {
-                missing.push((*digest).clone());
+            }
+            missing.extend(
+                wanted.iter().filter(|d| !present.contains(&d.to_string())).map(|d| (*d).clone()),
+            );
+            if !missing.is_empty() {
+                return Ok(if table == "manifests" {
+                    PutManifestOutcome::MissingManifests(missing)
+                } else {
+                    PutManifestOutcome::MissingBlobs(missing)
+                });
             }
         }
-        if !missing.is_empty() {
-            return Ok(PutManifestOutcome::MissingBlobs(missing));
-        }
 
-        for digest in &children {
-            let present = match repository_id {
-                None => false,
-                Some(id) => {
-                    sqlx::query_scalar::<_, bool>(
-                        "SELECT EXISTS (SELECT 1 FROM manifests \
-                         WHERE repository_id = $1 AND digest = $2)",
-                    )
-                    .bind(id)
-                    .bind(digest.to_string())
-                    .fetch_one(&mut *tx)
-                    .await?
-                }
-            };
-            if !present {
-                missing.push((*digest).clone());
-            }
-        }
-        if !missing.is_empty() {
-            return Ok(PutManifestOutcome::MissingManifests(missing));
-        }
-
-        let repository_id = ensure_repository!(tx, repo.as_str(), now);
+        let repository_id = match repository_id {
+            Some(id) => id,
+            None => ensure_repository!(tx, repo.as_str(), now),
+        };
         let digest = manifest.digest.to_string();
         // Same digest, same bytes: a re-push keeps the first row (and its created_at).
         sqlx::query(
@@ -158,17 +159,25 @@ pub(crate) async fn put_manifest(
         // missing. Concurrent pushes of one manifest (under different tags) both get
         // here; on Postgres the second waits for the first and then skips its rows
         // instead of failing on the primary key.
-        let kinds = blobs.iter().map(|d| ("blob", d)).chain(children.iter().map(|d| ("manifest", d)));
-        for (kind, child) in kinds {
-            sqlx::query(
-                "INSERT INTO manifest_references (manifest_id, kind, digest) VALUES ($1, $2, $3) \
+        let kinds: Vec<(&str, String)> = blobs
+            .iter()
+            .map(|d| ("blob", d.to_string()))
+            .chain(children.iter().map(|d| ("manifest", d.to_string())))
+            .collect();
+        for batch in kinds.chunks(REFERENCES_PER_INSERT) {
+            let rows: Vec<String> = (0..batch.len())
+                .map(|i| format!("($1, ${}, ${})", 2 + 2 * i, 3 + 2 * i))
+                .collect();
+            let sql = format!(
+                "INSERT INTO manifest_references (manifest_id, kind, digest) VALUES {} \
                  ON CONFLICT (manifest_id, kind, digest) DO NOTHING",
-            )
-                .bind(manifest_id)
-                .bind(kind)
-                .bind(child.to_string())
-                .execute(&mut *tx)
-                .await?;
+                rows.join(", ")
+            );
+            let mut query = sqlx::query(&sql).bind(manifest_id);
+            for (kind, child) in batch {
+                query = query.bind(*kind).bind(child.as_str());
+            }
+            query.execute(&mut *tx).await?;
         }
 
         if let Some(tag) = tag {
