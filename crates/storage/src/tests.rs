@@ -1059,3 +1059,36 @@ async fn s3_that_refuses_connections_is_unavailable() {
         "{result:?}"
     );
 }
+
+/// A body past the size at which the filesystem backend syncs ahead on a helper thread
+/// (while the writer keeps appending, and is cut back afterwards for a failed second
+/// chunk) comes back byte for byte.
+#[tokio::test]
+async fn filesystem_body_synced_ahead_while_written_is_intact() {
+    let fx = filesystem().await;
+    let upload = upload_id();
+    let data = pattern(80 << 20, 31);
+    let pieces: Vec<&[u8]> = data.chunks(1 << 20).collect();
+    let written = fx
+        .blobs
+        .write_part(&upload, "big", 0, body(&pieces))
+        .await
+        .unwrap();
+    assert_eq!(written, data.len() as u64);
+    // A second large chunk that fails midway leaves the first exactly as it was.
+    let result = fx
+        .blobs
+        .write_part(&upload, "more", written, failing_body(40 << 20))
+        .await;
+    assert!(matches!(result, Err(BackendError::Body(_))), "{result:?}");
+    assert_eq!(data_len(&fx, &upload), Some(written));
+
+    let digest = digest_of(&data);
+    let part = StagedPart {
+        id: "big".into(),
+        size: written,
+    };
+    fx.blobs.commit(&upload, &[part], &digest).await.unwrap();
+    let read = collect(fx.blobs.read(&digest, None).await.unwrap()).await;
+    assert!(read == data, "the blob differs from the body");
+}

@@ -36,6 +36,10 @@ const QUEUE_DEPTH: usize = 8;
 /// larger chunks bypass it.
 const WRITE_BUFFER: usize = 256 * 1024;
 
+/// After this many bytes of one body, and after each further this many, a helper thread
+/// starts writing what is in the page cache to the disk (see [`SyncAhead`]).
+const SYNC_AHEAD_EVERY: u64 = 32 << 20;
+
 enum Message {
     Data(Bytes),
     /// Sent once the whole body arrived; without it the writer undoes its append.
@@ -132,6 +136,7 @@ fn append_file(
     let mut out = BufWriter::with_capacity(WRITE_BUFFER, file);
     out.seek(SeekFrom::Start(offset))?;
     let mut written = 0u64;
+    let mut sync_ahead = SyncAhead::default();
     let kept = loop {
         match received.blocking_recv() {
             Some(Message::Data(chunk)) => {
@@ -140,6 +145,7 @@ fn append_file(
                     return Err(err.into());
                 }
                 written += chunk.len() as u64;
+                sync_ahead.wrote(out.get_ref(), written);
             }
             Some(Message::Keep) => break true,
             None => break false,
@@ -163,6 +169,56 @@ fn append_file(
     }
     // The lock is released when `file` closes.
     Ok(Some(written))
+}
+
+/// Gets a large body onto the disk while it is still arriving.
+///
+/// The data is synced once, at the end, before the part is recorded. Without help the
+/// kernel starts writing dirty pages back only when they reach a share of the RAM
+/// (gigabytes on a server), so the disk idled while the body arrived and the whole body
+/// was written during that final sync: receive time plus disk time. Past
+/// [`SYNC_AHEAD_EVERY`] bytes a helper thread syncs the file in the background each time
+/// another such amount has been written, so the disk works while the network does and the
+/// final sync finds little left. Small bodies never start the helper.
+#[derive(Default)]
+struct SyncAhead {
+    /// Wakes the helper; `None` until the first threshold (or if it could not start).
+    wake: Option<std::sync::mpsc::SyncSender<()>>,
+    /// Bytes written when the helper was last woken.
+    requested_at: u64,
+}
+
+impl SyncAhead {
+    fn wrote(&mut self, file: &File, written: u64) {
+        if written < self.requested_at + SYNC_AHEAD_EVERY {
+            return;
+        }
+        self.requested_at = written;
+        if self.wake.is_none() {
+            self.wake = Self::start(file);
+        }
+        if let Some(wake) = &self.wake {
+            // Full means a sync is already pending, which covers these bytes too.
+            let _ = wake.try_send(());
+        }
+    }
+
+    /// The helper syncs its own handle of the file until the writer drops the sender. Its
+    /// errors are not reported: the writer's final sync fails the same way, and that one
+    /// decides. If the thread cannot start, the body is simply synced at the end.
+    fn start(file: &File) -> Option<std::sync::mpsc::SyncSender<()>> {
+        let handle = file.try_clone().ok()?;
+        let (wake, woken) = std::sync::mpsc::sync_channel::<()>(1);
+        std::thread::Builder::new()
+            .name("berth-sync-ahead".to_owned())
+            .spawn(move || {
+                while woken.recv().is_ok() {
+                    let _ = handle.sync_data();
+                }
+            })
+            .ok()?;
+        Some(wake)
+    }
 }
 
 /// Opens the upload's data file (creating it if asked) and takes its exclusive lock, then
