@@ -588,6 +588,47 @@ async fn repositories_by_scope_project_and_name(url: String) {
         .unwrap();
     assert_eq!((page[0].name.as_str(), total), ("pub/team/web", 3));
 
+    // Every page, shallow or deep (deep ones are read from the far end of the order), is
+    // the matching slice of the whole listing, for any scope and order.
+    let by_name_desc = [SortKey {
+        field: RepositorySortField::Name,
+        descending: true,
+    }];
+    let visible = ProjectScope::Visible {
+        member: None,
+        names: Vec::new(),
+    };
+    for scope in [ProjectScope::All, visible] {
+        for sort in [&by_name_desc[..], &by_name[..], &[]] {
+            let filter = RepositoryFilter {
+                scope: scope.clone(),
+                project: None,
+                name: None,
+            };
+            let (whole, total) = db
+                .list_repository_infos(&filter, sort, Window::ALL)
+                .await
+                .unwrap();
+            let whole = names_of(whole);
+            for offset in 0..5u64 {
+                for limit in 1..4u64 {
+                    let (page, page_total) = db
+                        .list_repository_infos(&filter, sort, window(offset, limit))
+                        .await
+                        .unwrap();
+                    let from = (offset as usize).min(whole.len());
+                    let to = ((offset + limit) as usize).min(whole.len());
+                    assert_eq!(page_total, total);
+                    assert_eq!(
+                        names_of(page),
+                        whole[from..to],
+                        "offset {offset} limit {limit}"
+                    );
+                }
+            }
+        }
+    }
+
     assert!(
         db.set_repository_description("pub/app", "the app")
             .await

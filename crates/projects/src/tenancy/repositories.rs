@@ -1,7 +1,7 @@
 //! Repositories as the admin API sees them: with their project, description, artifact
 //! and pull counts; listing across projects, description updates, and deletion.
 
-use crate::accounts::filter::{Bind, Where, bind_all, order_by};
+use crate::accounts::filter::{Bind, Where, bind_all, from_far_end, order_by, reverse_order};
 use crate::codec::{from_db_int, now};
 use crate::db::{Backend, Database, with_reader, with_transaction, with_writer};
 use crate::error::DbError;
@@ -145,7 +145,14 @@ impl Database {
         });
         let conditions = w.sql();
         let order = order_by(sort, sort_column, "r.id");
-        let limit = w.limit(window)?;
+        // A deep page is taken from the far end of the order: the sort then keeps at most
+        // half the rows (see `from_far_end`); the outer query restores the order.
+        let total = from_db_int(total, "count")?;
+        let (page_order, page_window) = match from_far_end(window, total) {
+            Some(mirrored) => (reverse_order(&order), mirrored),
+            None => (order.clone(), window),
+        };
+        let limit = w.limit(page_window)?;
         // The page's rows first, then the artifact counts of those rows only: Postgres
         // computed the count for every row that OFFSET skips, so the last page of
         // 10,000 repositories evaluated it 10,000 times (335 ms).
@@ -153,7 +160,7 @@ impl Database {
             "SELECT r.id, r.project_id, r.name, r.description, {} AS artifact_count, \
              r.pull_count, r.created_at, r.updated_at FROM (\
              SELECT r.id, p.project_id, r.name, r.description, r.pull_count, r.created_at, \
-             r.updated_at {}{conditions}{order}{limit}) r{order}",
+             r.updated_at {}{conditions}{page_order}{limit}) r{order}",
             artifact_count(),
             self.repositories_from()
         );
@@ -166,7 +173,7 @@ impl Database {
             .into_iter()
             .map(RepositoryRow::decode)
             .collect::<Result<Vec<_>, _>>()?;
-        Ok((repositories, from_db_int(total, "count")?))
+        Ok((repositories, total))
     }
 
     /// The repository named `name` (full name), if it exists inside a project.
