@@ -3,7 +3,7 @@
 //! out) and memory (tests).
 //!
 //! Final blobs live at `blobs/sha256/<2 hex>/<64 hex>`, staged upload parts at
-//! `_uploads/<upload id>/<part id>`. Everything is streamed with bounded memory, and an
+//! `_uploads/<upload id>/<part id>` (on the filesystem, one `_uploads/<upload id>.data`). Everything is streamed with bounded memory, and an
 //! object becomes visible only once completely written.
 
 mod config;
