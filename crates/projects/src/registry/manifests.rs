@@ -55,6 +55,9 @@ struct ReferrerRow {
 const DIGESTS_PER_QUERY: usize = 500;
 const REFERENCES_PER_INSERT: usize = 500;
 
+/// How a manifest is refused for the referenced digests that are not in the repository.
+type MissingOutcome = fn(Vec<Digest>) -> PutManifestOutcome;
+
 /// `$first, $first+1, ...`: `count` numbered placeholders.
 fn placeholders(first: usize, count: usize) -> String {
     (first..first + count)
@@ -95,8 +98,11 @@ pub(crate) async fn put_manifest(
 
         // One query per kind for all the digests (not one per digest): each statement is
         // a round trip to the database, or on SQLite a hand-off to its worker thread.
-        let mut missing = Vec::new();
-        for (table, wanted) in [("repository_blobs", &blobs), ("manifests", &children)] {
+        let checks: [(&str, &Vec<&Digest>, MissingOutcome); 2] = [
+            ("repository_blobs", &blobs, PutManifestOutcome::MissingBlobs),
+            ("manifests", &children, PutManifestOutcome::MissingManifests),
+        ];
+        for (table, wanted, missing_outcome) in checks {
             let mut present = HashSet::new();
             if let Some(id) = repository_id {
                 for batch in wanted.chunks(DIGESTS_PER_QUERY) {
@@ -111,15 +117,13 @@ pub(crate) async fn put_manifest(
                     present.extend(query.fetch_all(&mut *tx).await?);
                 }
             }
-            missing.extend(
-                wanted.iter().filter(|d| !present.contains(&d.to_string())).map(|d| (*d).clone()),
-            );
+            let missing: Vec<Digest> = wanted
+                .iter()
+                .filter(|d| !present.contains(&d.to_string()))
+                .map(|d| (*d).clone())
+                .collect();
             if !missing.is_empty() {
-                return Ok(if table == "manifests" {
-                    PutManifestOutcome::MissingManifests(missing)
-                } else {
-                    PutManifestOutcome::MissingBlobs(missing)
-                });
+                return Ok(missing_outcome(missing));
             }
         }
 

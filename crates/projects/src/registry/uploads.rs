@@ -22,45 +22,38 @@ struct UploadRow {
 pub(crate) async fn create_upload(db: &Database, session: &UploadSession) -> Result<(), DbError> {
     let offset = to_db_int(session.offset, "upload offset")?;
     let parts = encode_parts(&session.parts)?;
-    let now = now();
+    // Inserts the session into its repository, if that exists; the number of rows.
+    // "Last touched" starts at creation, so a session nobody ever writes to goes stale.
+    macro_rules! insert_session {
+        ($executor:expr) => {
+            sqlx::query(
+                "INSERT INTO uploads \
+                 (id, repository_id, byte_offset, hash_state, parts, created_at, updated_at) \
+                 SELECT $1, r.id, $3, $4, $5, $6, $6 FROM repositories r WHERE r.name = $2",
+            )
+            .bind(&session.id)
+            .bind(session.repository.as_str())
+            .bind(offset)
+            .bind(&session.hash_state[..])
+            .bind(&parts)
+            .bind(session.created_at)
+            .execute($executor)
+            .await?
+            .rows_affected()
+        };
+    }
     // The repository almost always exists (every blob of a push opens a session): then
     // one statement does it, where a transaction costs four round trips (on SQLite, four
-    // hand-offs to its worker thread). Nothing is inserted when it is missing.
-    let inserted = with_writer!(db, pool => {
-        sqlx::query(
-            "INSERT INTO uploads \
-             (id, repository_id, byte_offset, hash_state, parts, created_at, updated_at) \
-             SELECT $1, r.id, $3, $4, $5, $6, $6 FROM repositories r WHERE r.name = $2",
-        )
-        .bind(&session.id)
-        .bind(session.repository.as_str())
-        .bind(offset)
-        .bind(&session.hash_state[..])
-        .bind(&parts)
-        .bind(session.created_at)
-        .execute(pool)
-        .await?
-        .rows_affected()
-    });
+    // hand-offs to its worker thread). A repository's first upload creates it too, in
+    // one transaction with the session.
+    let inserted = with_writer!(db, pool => { insert_session!(pool) });
     if inserted == 1 {
         return Ok(());
     }
+    let now = now();
     with_transaction!(db, tx => {
-        let repository_id = ensure_repository!(tx, session.repository.as_str(), now);
-        // "Last touched" starts at creation, so a session nobody ever writes to goes stale.
-        sqlx::query(
-            "INSERT INTO uploads \
-             (id, repository_id, byte_offset, hash_state, parts, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $6)",
-        )
-        .bind(&session.id)
-        .bind(repository_id)
-        .bind(offset)
-        .bind(&session.hash_state[..])
-        .bind(&parts)
-        .bind(session.created_at)
-        .execute(&mut *tx)
-        .await?;
+        ensure_repository!(tx, session.repository.as_str(), now);
+        insert_session!(&mut *tx);
         tx.commit().await?;
     });
     Ok(())
