@@ -49,6 +49,7 @@ contract!(
     delete_project_refused_while_it_holds_repositories,
     members_lifecycle,
     repositories_by_scope_project_and_name,
+    migration_places_existing_repositories_in_their_projects,
     delete_repository_takes_everything_in_it,
     artifacts_with_tags_children_and_sizes,
     artifact_tags_create_list_delete,
@@ -649,6 +650,125 @@ async fn repositories_by_scope_project_and_name(url: String) {
         "outside projects"
     );
     assert!(db.repository_info("pub/none").await.unwrap().is_none());
+
+    // A project created after repositories under its name takes them ("pubx" is not a
+    // prefix of "pub/..." nor the other way round, and "loose" stays outside).
+    let pubx = project(&db, "pubx", None, true).await;
+    let info = db
+        .repository_info("pubx/stray")
+        .await
+        .unwrap()
+        .expect("now inside");
+    assert_eq!(info.project_id, pubx);
+    assert_eq!(db.project_by_id(pubx).await.unwrap().unwrap().repo_count, 1);
+    assert_eq!(
+        db.project_by_id(public).await.unwrap().unwrap().repo_count,
+        2
+    );
+    let (all, total) = db
+        .list_repository_infos(
+            &RepositoryFilter {
+                scope: ProjectScope::All,
+                project: None,
+                name: None,
+            },
+            &by_name,
+            Window::ALL,
+        )
+        .await
+        .unwrap();
+    assert_eq!(total, 4);
+    assert_eq!(
+        names_of(all),
+        ["priv/secret", "pub/app", "pub/team/web", "pubx/stray"]
+    );
+    // A repository pushed into an existing project is in it from its first write.
+    blob(&db, &repo("pubx/later"), b"later").await;
+    let info = db
+        .repository_info("pubx/later")
+        .await
+        .unwrap()
+        .expect("inside");
+    assert_eq!(info.project_id, pubx);
+    assert!(db.repository_info("loose").await.unwrap().is_none());
+}
+
+/// Migration 0007 gives the repositories that existed before it their project, by name.
+async fn migration_places_existing_repositories_in_their_projects(url: String) {
+    let postgres = !url.starts_with("sqlite:");
+    let dialect = if postgres { "postgres" } else { "sqlite" };
+    let all = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../migrations")
+        .join(dialect);
+    let earlier = tempfile::tempdir().expect("temp dir");
+    for entry in std::fs::read_dir(&all).expect("migrations") {
+        let path = entry.expect("entry").path();
+        let name = path
+            .file_name()
+            .expect("name")
+            .to_string_lossy()
+            .into_owned();
+        if name.as_str() < "0007" {
+            std::fs::copy(&path, earlier.path().join(&name)).expect("copy");
+        }
+    }
+    let before = sqlx::migrate::Migrator::new(earlier.path())
+        .await
+        .expect("migrations before 0007");
+    let seed = [
+        "INSERT INTO projects (name, created_at, updated_at) VALUES ('a', 1, 1)",
+        "INSERT INTO repositories (name, created_at, updated_at) VALUES \
+         ('a/x', 1, 1), ('a/y/z', 1, 1), ('ab/w', 1, 1), ('a', 1, 1), ('loose', 1, 1)",
+    ];
+    if postgres {
+        let pool = sqlx::PgPool::connect(&url).await.expect("connect");
+        before.run(&pool).await.expect("migrate to 0006");
+        for sql in seed {
+            sqlx::query(sql).execute(&pool).await.expect("seed");
+        }
+        pool.close().await;
+    } else {
+        let options = url
+            .parse::<sqlx::sqlite::SqliteConnectOptions>()
+            .expect("url")
+            .create_if_missing(true);
+        let pool = sqlx::SqlitePool::connect_with(options)
+            .await
+            .expect("connect");
+        before.run(&pool).await.expect("migrate to 0006");
+        for sql in seed {
+            sqlx::query(sql).execute(&pool).await.expect("seed");
+        }
+        pool.close().await;
+    }
+
+    let db = open(&url).await;
+    let a = db.project_by_name("a").await.unwrap().expect("project a");
+    assert_eq!(a.repo_count, 2);
+    let everything = RepositoryFilter {
+        scope: ProjectScope::All,
+        project: None,
+        name: None,
+    };
+    let by_name = [SortKey {
+        field: RepositorySortField::Name,
+        descending: false,
+    }];
+    let (found, total) = db
+        .list_repository_infos(&everything, &by_name, Window::ALL)
+        .await
+        .unwrap();
+    let listed: Vec<(&str, i64)> = found
+        .iter()
+        .map(|r| (r.name.as_str(), r.project_id))
+        .collect();
+    assert_eq!(listed, [("a/x", a.id), ("a/y/z", a.id)]);
+    assert_eq!(total, 2);
+    // And a project created afterwards takes what lies under its name.
+    let ab = project(&db, "ab", None, false).await;
+    let info = db.repository_info("ab/w").await.unwrap().expect("ab/w");
+    assert_eq!(info.project_id, ab);
+    assert!(db.repository_info("a").await.unwrap().is_none());
 }
 
 async fn delete_repository_takes_everything_in_it(url: String) {

@@ -71,9 +71,6 @@ fn sort_column(field: ProjectSortField) -> &'static str {
     }
 }
 
-/// Repository `r` belongs to project `p`: its name lies in [`repository_range`].
-pub(crate) const IN_PROJECT: &str = "(r.name >= (p.name || '/') AND r.name < (p.name || '0'))";
-
 /// `'true'` or `'false'`: the `public` metadata of project `p` (absent means private).
 pub(crate) const PUBLIC_VALUE: &str = "COALESCE((SELECT pm.value FROM project_metadata pm \
      WHERE pm.project_id = p.project_id AND pm.name = 'public'), 'false')";
@@ -180,13 +177,10 @@ struct MetadataRow {
 /// Harbor's role id of a project admin (`projectAdmin`), given to a project's creator.
 const PROJECT_ADMIN_ROLE: i64 = 1;
 
-fn select_projects() -> String {
-    format!(
-        "SELECT p.project_id, p.name, p.owner_id, u.username AS owner_name, p.created_at, \
-         p.updated_at, (SELECT COUNT(*) FROM repositories r WHERE {IN_PROJECT}) AS repo_count \
-         FROM projects p LEFT JOIN users u ON u.id = p.owner_id"
-    )
-}
+const SELECT_PROJECTS: &str = "SELECT p.project_id, p.name, p.owner_id, \
+     u.username AS owner_name, p.created_at, p.updated_at, \
+     (SELECT COUNT(*) FROM repositories r WHERE r.project_id = p.project_id) AS repo_count \
+     FROM projects p LEFT JOIN users u ON u.id = p.owner_id";
 
 impl Database {
     /// Creates a project, its metadata and its owner's project-admin membership in one
@@ -293,10 +287,10 @@ impl Database {
         Ok((projects, from_db_int(total, "count")?))
     }
 
-    /// Runs [`select_projects`] with `w` and `tail` (order, limit) and attaches each
+    /// Runs [`SELECT_PROJECTS`] with `w` and `tail` (order, limit) and attaches each
     /// project's metadata.
     async fn load_projects(&self, w: &Where, tail: &str) -> Result<Vec<Project>, DbError> {
-        let sql = format!("{}{}{tail}", select_projects(), w.sql());
+        let sql = format!("{SELECT_PROJECTS}{}{tail}", w.sql());
         let rows = with_reader!(self, pool => {
             bind_all!(sqlx::query_as::<_, ProjectRow>(&sql), &w.binds)
                 .fetch_all(pool)
