@@ -63,6 +63,15 @@ struct ChunkProgress {
 
 impl Registry {
     pub async fn start_upload(&self, repo: &RepoName) -> Result<UploadState, RegistryError> {
+        let session = self.open_session(repo).await?;
+        Ok(UploadState {
+            id: session.id,
+            offset: 0,
+        })
+    }
+
+    /// Creates a new, empty session of `repo` in the metadata store.
+    async fn open_session(&self, repo: &RepoName) -> Result<UploadSession, RegistryError> {
         let session = UploadSession {
             id: Uuid::new_v4().to_string(),
             repository: repo.clone(),
@@ -72,10 +81,7 @@ impl Registry {
             created_at: now(),
         };
         self.meta.create_upload(&session).await?;
-        Ok(UploadState {
-            id: session.id,
-            offset: 0,
-        })
+        Ok(session)
     }
 
     pub async fn upload_session(
@@ -98,16 +104,25 @@ impl Registry {
         length: Option<u64>,
         body: ByteStream,
     ) -> Result<UploadSession, RegistryError> {
-        if let Some(range) = range {
-            if range.start != session.offset {
-                return Err(self.range_error(session, session.offset));
-            }
-            if length.is_some_and(|l| l != range.len()) {
-                return Err(self.range_error(session, session.offset));
-            }
-        }
-        let expected = range.map(|r| r.len()).or(length);
+        let expected = self.chunk_length(session, range, length)?;
         self.write_chunk(session, expected, body).await
+    }
+
+    /// The length a chunk must have, from its declared `Content-Range` and
+    /// `Content-Length`; a range that does not start at the session's offset (or
+    /// disagrees with the length) is refused before the body is read.
+    fn chunk_length(
+        &self,
+        session: &UploadSession,
+        range: Option<ChunkRange>,
+        length: Option<u64>,
+    ) -> Result<Option<u64>, RegistryError> {
+        if let Some(range) = range
+            && (range.start != session.offset || length.is_some_and(|l| l != range.len()))
+        {
+            return Err(self.range_error(session, session.offset));
+        }
+        Ok(range.map(|r| r.len()).or(length))
     }
 
     fn range_error(&self, session: &UploadSession, offset: u64) -> RegistryError {
@@ -118,12 +133,36 @@ impl Registry {
         }
     }
 
+    /// Stages a chunk and records it in the session (compare-and-swap on the offset).
     async fn write_chunk(
         &self,
         session: &UploadSession,
         expected: Option<u64>,
         body: ByteStream,
     ) -> Result<UploadSession, RegistryError> {
+        let Some((part, hash_state)) = self.stage_chunk(session, expected, body).await? else {
+            return Ok(session.clone());
+        };
+        let won = self
+            .meta
+            .append_upload_part(&session.id, session.offset, &part, &hash_state)
+            .await?;
+        if !won {
+            // Another request moved the session on while this chunk streamed.
+            return Err(self.range_error(session, session.offset));
+        }
+        Ok(with_part(session, part, hash_state))
+    }
+
+    /// Streams a chunk into a new staged part at the session's offset while hashing it.
+    /// Returns the part and the hash state after it, or `None` for an empty chunk; the
+    /// session in the metadata store is left as it was.
+    async fn stage_chunk(
+        &self,
+        session: &UploadSession,
+        expected: Option<u64>,
+        body: ByteStream,
+    ) -> Result<Option<(StagedPart, Vec<u8>)>, RegistryError> {
         let hasher = UploadHasher::restore(&session.hash_state).ok_or_else(|| {
             BackendError::Other(format!("upload {} has a corrupt hash state", session.id))
         })?;
@@ -164,26 +203,14 @@ impl Registry {
                 expected.unwrap_or_default()
             )));
         }
-        let mut updated = session.clone();
         if received == 0 {
-            return Ok(updated);
+            return Ok(None);
         }
         let part = StagedPart {
             id: part_id,
             size: received,
         };
-        let won = self
-            .meta
-            .append_upload_part(&session.id, session.offset, &part, &hash_state)
-            .await?;
-        if !won {
-            // Another request moved the session on while this chunk streamed.
-            return Err(self.range_error(session, session.offset));
-        }
-        updated.offset += received;
-        updated.hash_state = hash_state;
-        updated.parts.push(part);
-        Ok(updated)
+        Ok(Some((part, hash_state)))
     }
 
     /// Finishes an upload: appends the optional last chunk, checks the digest, makes the
@@ -196,9 +223,19 @@ impl Registry {
         length: Option<u64>,
         body: Option<ByteStream>,
     ) -> Result<(), RegistryError> {
+        // The last chunk is staged but not recorded in the session: the commit below
+        // deletes the session anyway, so recording it would be two statements for
+        // nothing. The digest is checked over exactly the bytes this request staged on
+        // top of the session it read; a request racing on the same session either finds
+        // the staged bytes moved on (the storage refuses a write at a stale offset) or
+        // finds the session gone once this one commits.
         let mut session = match body {
             Some(body) if length != Some(0) => {
-                self.append_chunk(session, range, length, body).await?
+                let expected = self.chunk_length(session, range, length)?;
+                match self.stage_chunk(session, expected, body).await? {
+                    Some((part, hash_state)) => with_part(session, part, hash_state),
+                    None => session.clone(),
+                }
             }
             _ => session.clone(),
         };
@@ -253,12 +290,7 @@ impl Registry {
         length: Option<u64>,
         body: ByteStream,
     ) -> Result<(), RegistryError> {
-        let state = self.start_upload(repo).await?;
-        let session = self
-            .meta
-            .get_upload(repo, &state.id)
-            .await?
-            .ok_or_else(RegistryError::upload_unknown)?;
+        let session = self.open_session(repo).await?;
         let result = self
             .finish_upload(&session, digest, None, length, Some(body))
             .await;
@@ -296,6 +328,15 @@ impl Registry {
         }
         Ok(stale.len())
     }
+}
+
+/// `session` with `part` appended and the hash state after it.
+fn with_part(session: &UploadSession, part: StagedPart, hash_state: Vec<u8>) -> UploadSession {
+    let mut updated = session.clone();
+    updated.offset += part.size;
+    updated.hash_state = hash_state;
+    updated.parts.push(part);
+    updated
 }
 
 fn poisoned() -> BackendError {
