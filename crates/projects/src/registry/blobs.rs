@@ -33,13 +33,29 @@ pub(crate) async fn commit_blob(
         .bind(now)
         .execute(&mut *tx)
         .await?;
-        let repository_id = ensure_repository!(tx, repo.as_str(), now);
-        sqlx::query(INSERT_LINK)
-            .bind(repository_id)
-            .bind(&digest)
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
+        // The repository almost always exists (its upload session lives in it): then
+        // one statement links the blob. Zero rows means the repository is missing or the
+        // link was already there; the general path below sorts out which.
+        let linked = sqlx::query(
+            "INSERT INTO repository_blobs (repository_id, digest, created_at) \
+             SELECT r.id, $2, $3 FROM repositories r WHERE r.name = $1 \
+             ON CONFLICT (repository_id, digest) DO NOTHING",
+        )
+        .bind(repo.as_str())
+        .bind(&digest)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if linked == 0 {
+            let repository_id = ensure_repository!(tx, repo.as_str(), now);
+            sqlx::query(INSERT_LINK)
+                .bind(repository_id)
+                .bind(&digest)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+        }
         if let Some(upload_id) = upload_id {
             sqlx::query("DELETE FROM uploads WHERE id = $1")
                 .bind(upload_id)

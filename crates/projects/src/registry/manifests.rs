@@ -133,11 +133,13 @@ pub(crate) async fn put_manifest(
         };
         let digest = manifest.digest.to_string();
         // Same digest, same bytes: a re-push keeps the first row (and its created_at).
-        sqlx::query(
+        // RETURNING gives the new row's id in the same statement; on a re-push it returns
+        // nothing and the existing row is looked up.
+        let inserted = sqlx::query_scalar::<_, i64>(
             "INSERT INTO manifests (repository_id, digest, media_type, artifact_type, \
              subject_digest, config_digest, annotations, content, size, created_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
-             ON CONFLICT (repository_id, digest) DO NOTHING",
+             ON CONFLICT (repository_id, digest) DO NOTHING RETURNING id",
         )
         .bind(repository_id)
         .bind(&digest)
@@ -149,15 +151,20 @@ pub(crate) async fn put_manifest(
         .bind(&manifest.content[..])
         .bind(size)
         .bind(manifest.created_at)
-        .execute(&mut *tx)
+        .fetch_optional(&mut *tx)
         .await?;
-        let manifest_id = sqlx::query_scalar::<_, i64>(
-            "SELECT id FROM manifests WHERE repository_id = $1 AND digest = $2",
-        )
-        .bind(repository_id)
-        .bind(&digest)
-        .fetch_one(&mut *tx)
-        .await?;
+        let manifest_id = match inserted {
+            Some(id) => id,
+            None => {
+                sqlx::query_scalar::<_, i64>(
+                    "SELECT id FROM manifests WHERE repository_id = $1 AND digest = $2",
+                )
+                .bind(repository_id)
+                .bind(&digest)
+                .fetch_one(&mut *tx)
+                .await?
+            }
+        };
 
         // A digest names its bytes, so its references never change: insert what is
         // missing. Concurrent pushes of one manifest (under different tags) both get
