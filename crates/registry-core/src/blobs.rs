@@ -64,8 +64,9 @@ pub trait BlobStore: Send + Sync + 'static {
         body: ByteStream,
     ) -> Result<u64, BackendError>;
 
-    /// Makes `digest` a final blob whose content is the concatenation of `parts`.
-    /// The caller has verified the digest. If the blob already exists this is a no-op.
+    /// Makes `digest` a final blob whose content is the concatenation of `parts`, and
+    /// removes what the upload staged (moved into the blob, or dropped when the blob
+    /// already exists). The caller has verified the digest.
     async fn commit(
         &self,
         upload_id: &str,
@@ -73,7 +74,7 @@ pub trait BlobStore: Send + Sync + 'static {
         digest: &Digest,
     ) -> Result<(), BackendError>;
 
-    /// Removes every staged part of an upload (after commit or cancel). Idempotent.
+    /// Removes every staged part of an upload (cancelled or abandoned). Idempotent.
     async fn delete_upload(&self, upload_id: &str) -> Result<(), BackendError>;
 
     /// Size of a stored blob, or `None` when it is absent.

@@ -163,20 +163,28 @@ impl BlobStore for ObjectBlobStore {
         // Checked even when no part needs reading, so a bad id fails the same way always.
         layout::upload_prefix(upload_id)?;
         let dest = layout::blob_path(digest);
+        // On the filesystem one blocking step checks for the blob, renames the staged
+        // file or removes it. With no part there is no data file; the empty blob is
+        // written as it is on other stores.
+        if let Some(root) = &self.fs_root
+            && !parts.is_empty()
+        {
+            return crate::local::commit(root, upload_id, parts, &dest).await;
+        }
         // Blobs are immutable: a blob that exists already has exactly these bytes.
         match self.store.head(&dest).await {
-            Ok(_) => return Ok(()),
-            Err(object_store::Error::NotFound { .. }) => {}
+            Ok(_) => {}
+            Err(object_store::Error::NotFound { .. }) => {
+                self.assemble(upload_id, parts, &dest).await?;
+            }
             Err(err) => return Err(backend_error(err)),
         }
-        match &self.fs_root {
-            // With no part there is no data file; the empty blob is written as it is
-            // on other stores.
-            Some(root) if !parts.is_empty() => {
-                crate::local::commit(root, upload_id, parts, &dest).await
-            }
-            _ => self.assemble(upload_id, parts, &dest).await,
+        // The blob is in place; its staged parts only take space now. Failing to remove
+        // them does not fail the commit (the stale-upload sweep retries).
+        if let Err(err) = self.delete_upload(upload_id).await {
+            tracing::warn!(upload = upload_id, error = %err, "could not remove staged upload parts");
         }
+        Ok(())
     }
 
     async fn delete_upload(&self, upload_id: &str) -> Result<(), BackendError> {

@@ -207,8 +207,8 @@ async fn commit_single_part(fx: &Fixture) {
     let part = stage(fx, &upload, "only", &data).await;
 
     assert_eq!(fx.blobs.blob_size(&digest).await.unwrap(), None);
+    // The commit leaves nothing staged (checked below).
     fx.blobs.commit(&upload, &[part], &digest).await.unwrap();
-    fx.blobs.delete_upload(&upload).await.unwrap();
 
     assert_eq!(fx.blobs.blob_size(&digest).await.unwrap(), Some(4321));
     assert_eq!(
@@ -243,7 +243,6 @@ async fn commit_several_parts_concatenates(fx: &Fixture) {
     }
 
     fx.blobs.commit(&upload, &parts, &digest).await.unwrap();
-    fx.blobs.delete_upload(&upload).await.unwrap();
 
     assert_eq!(
         fx.blobs.blob_size(&digest).await.unwrap(),
@@ -284,7 +283,6 @@ async fn large_blobs_cross_every_buffer(fx: &Fixture) {
     let whole = [first.as_slice(), second.as_slice()].concat();
     let digest = digest_of(&whole);
     fx.blobs.commit(&upload, &parts, &digest).await.unwrap();
-    fx.blobs.delete_upload(&upload).await.unwrap();
 
     assert_eq!(
         collect(fx.blobs.read(&digest, None).await.unwrap()).await,
@@ -304,6 +302,34 @@ async fn large_blobs_cross_every_buffer(fx: &Fixture) {
     }
 }
 
+/// A body in many more pieces than the write queue holds, and bodies around the size of
+/// the filesystem's write buffer (256 KiB), are staged byte for byte.
+async fn bodies_in_many_pieces_and_around_the_write_buffer(fx: &Fixture) {
+    for (len, piece) in [(20_000, 13), (262_143, 4096), (262_144, 4096), (262_145, 1)] {
+        let upload = upload_id();
+        let data = pattern(len, (len % 251) as u8);
+        let pieces: Vec<&[u8]> = data.chunks(piece).collect();
+        let written = fx
+            .blobs
+            .write_part(&upload, "p", 0, body(&pieces))
+            .await
+            .unwrap();
+        assert_eq!(written, len as u64);
+        let digest = digest_of(&data);
+        let part = StagedPart {
+            id: "p".into(),
+            size: written,
+        };
+        fx.blobs.commit(&upload, &[part], &digest).await.unwrap();
+        assert_eq!(
+            collect(fx.blobs.read(&digest, None).await.unwrap()).await,
+            data,
+            "{len} bytes in pieces of {piece}"
+        );
+        assert_upload_gone(fx, &upload).await;
+    }
+}
+
 async fn empty_blob_from_no_parts_or_an_empty_part(fx: &Fixture) {
     let digest = digest_of(b"");
     fx.blobs.commit(&upload_id(), &[], &digest).await.unwrap();
@@ -315,6 +341,7 @@ async fn empty_blob_from_no_parts_or_an_empty_part(fx: &Fixture) {
     let part = stage(fx, &upload, "empty", b"").await;
     assert_eq!(part.size, 0);
     fx.blobs.commit(&upload, &[part], &digest).await.unwrap();
+    assert_upload_gone(fx, &upload).await;
     assert_eq!(fx.blobs.blob_size(&digest).await.unwrap(), Some(0));
     assert!(
         collect(fx.blobs.read(&digest, None).await.unwrap())
@@ -339,6 +366,17 @@ async fn commit_of_an_existing_blob_is_a_no_op(fx: &Fixture) {
         .commit(&upload_id(), &[ghost], &digest)
         .await
         .unwrap();
+    assert_eq!(
+        collect(fx.blobs.read(&digest, None).await.unwrap()).await,
+        data
+    );
+    assert_upload_gone(fx, &first).await;
+
+    // A second upload of the same bytes: its staged copy is dropped, the blob stays.
+    let second = upload_id();
+    let part = stage(fx, &second, "b", &data).await;
+    fx.blobs.commit(&second, &[part], &digest).await.unwrap();
+    assert_upload_gone(fx, &second).await;
     assert_eq!(
         collect(fx.blobs.read(&digest, None).await.unwrap()).await,
         data
@@ -579,6 +617,7 @@ backend_tests!(
     commit_single_part,
     commit_several_parts_concatenates,
     large_blobs_cross_every_buffer,
+    bodies_in_many_pieces_and_around_the_write_buffer,
     empty_blob_from_no_parts_or_an_empty_part,
     commit_of_an_existing_blob_is_a_no_op,
     commit_with_a_missing_part_fails_and_publishes_nothing,
@@ -797,7 +836,6 @@ async fn open_filesystem_creates_the_root_and_works_end_to_end() {
         size: written,
     };
     blobs.commit("u1", &[part], &digest).await.unwrap();
-    blobs.delete_upload("u1").await.unwrap();
     assert_eq!(
         collect(blobs.read(&digest, None).await.unwrap()).await,
         data

@@ -275,10 +275,7 @@ impl Registry {
                 Some(&session.id),
             )
             .await?;
-        if let Err(err) = self.blobs.delete_upload(&session.id).await {
-            // The blob is committed; leftover staging is only wasted space.
-            tracing::warn!(upload = %session.id, error = %err, "could not remove staged upload parts");
-        }
+        // The commit left nothing staged, so unlike a cancel there is nothing to remove.
         Ok(())
     }
 
