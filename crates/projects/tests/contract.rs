@@ -86,6 +86,15 @@ fn session(repository: &RepoName, id: &str, created_at: i64) -> UploadSession {
     }
 }
 
+/// `session` as it stands after `parts` were appended to it.
+fn with_parts(session: &UploadSession, parts: &[StagedPart]) -> UploadSession {
+    UploadSession {
+        offset: parts.iter().map(|p| p.size).sum(),
+        parts: parts.to_vec(),
+        ..session.clone()
+    }
+}
+
 fn part(id: &str, size: u64) -> StagedPart {
     StagedPart {
         id: id.to_owned(),
@@ -192,31 +201,31 @@ async fn upload_lifecycle(url: String) {
     assert_eq!(db.get_upload(&r, "nope").await.unwrap(), None);
 
     assert!(
-        db.append_upload_part("u1", 0, &part("p1", 10), b"h1")
+        db.append_upload_part(&s, &part("p1", 10), b"h1")
             .await
             .unwrap()
     );
+    let after_p1 = with_parts(&s, &[part("p1", 10)]);
     assert!(
-        db.append_upload_part("u1", 10, &part("p2", 5), b"h2")
+        db.append_upload_part(&after_p1, &part("p2", 5), b"h2")
             .await
             .unwrap()
     );
-    // Stale offsets and unknown sessions lose.
-    assert!(
-        !db.append_upload_part("u1", 10, &part("p3", 1), b"h3")
-            .await
-            .unwrap()
-    );
-    assert!(
-        !db.append_upload_part("u1", 99, &part("p3", 1), b"h3")
-            .await
-            .unwrap()
-    );
-    assert!(
-        !db.append_upload_part("nope", 0, &part("p3", 1), b"h3")
-            .await
-            .unwrap()
-    );
+    // A session read before the last append, one at another offset, one at the same
+    // offset with other parts, and unknown sessions all lose.
+    for stale in [
+        after_p1,
+        with_parts(&s, &[part("p1", 10), part("p9", 89)]),
+        with_parts(&s, &[part("p1", 5), part("p2", 10)]),
+        session(&r, "nope", now()),
+    ] {
+        assert!(
+            !db.append_upload_part(&stale, &part("p3", 1), b"h3")
+                .await
+                .unwrap(),
+            "{stale:?}"
+        );
+    }
 
     let got = db.get_upload(&r, "u1").await.unwrap().expect("session");
     assert_eq!(got.offset, 15);
@@ -235,14 +244,15 @@ async fn racing_appends_exactly_one_wins(url: String) {
     // Sized parts, and empty parts (which do not move the offset) too.
     for (round, size) in [(0, 7u64), (1, 0), (2, 3)] {
         let id = format!("u{round}");
-        db.create_upload(&session(&r, &id, now())).await.unwrap();
+        let read = session(&r, &id, now());
+        db.create_upload(&read).await.unwrap();
         let tasks: Vec<_> = (0..6)
             .map(|i| {
                 let db = db.clone();
-                let id = id.clone();
+                let read = read.clone();
                 tokio::spawn(async move {
                     let p = part(&format!("part-{i}"), size);
-                    let won = db.append_upload_part(&id, 0, &p, &[i as u8]).await.unwrap();
+                    let won = db.append_upload_part(&read, &p, &[i as u8]).await.unwrap();
                     (won, p, i as u8)
                 })
             })
@@ -255,30 +265,16 @@ async fn racing_appends_exactly_one_wins(url: String) {
             }
         }
         let got = db.get_upload(&r, &id).await.unwrap().expect("session");
-        if size > 0 {
-            assert_eq!(winners.len(), 1, "round {round}: exactly one append wins");
-            let (p, state) = winners.remove(0);
-            assert_eq!(
-                got.parts,
-                vec![p],
-                "round {round}: only the winner's part is recorded"
-            );
-            assert_eq!(got.offset, size);
-            assert_eq!(got.hash_state, vec![state]);
-        } else {
-            // An empty part leaves the session at offset 0, so a later append that expects 0
-            // rightly succeeds too. What must hold: no winner's part is lost to a racer.
-            assert!(!winners.is_empty(), "round {round}: someone wins");
-            let mut recorded: Vec<_> = got.parts.iter().map(|p| p.id.clone()).collect();
-            let mut won: Vec<_> = winners.iter().map(|(p, _)| p.id.clone()).collect();
-            recorded.sort();
-            won.sort();
-            assert_eq!(
-                recorded, won,
-                "round {round}: every winning part is recorded"
-            );
-            assert_eq!(got.offset, 0);
-        }
+        // Also for empty parts, which leave the offset where it was: the parts changed.
+        assert_eq!(winners.len(), 1, "round {round}: exactly one append wins");
+        let (p, state) = winners.remove(0);
+        assert_eq!(
+            got.parts,
+            vec![p],
+            "round {round}: only the winner's part is recorded"
+        );
+        assert_eq!(got.offset, size);
+        assert_eq!(got.hash_state, vec![state]);
     }
 }
 
@@ -307,7 +303,7 @@ async fn stale_uploads_by_last_touch(url: String) {
 
     // Writing to a session touches it.
     assert!(
-        db.append_upload_part("old", 0, &part("p", 1), b"s")
+        db.append_upload_part(&session(&r, "old", t - 1000), &part("p", 1), b"s")
             .await
             .unwrap()
     );
@@ -322,7 +318,7 @@ async fn commit_blob_is_idempotent_and_ends_the_upload(url: String) {
     let d = Digest::of(b"layer");
     db.create_upload(&session(&r, "u1", now())).await.unwrap();
     assert!(
-        db.append_upload_part("u1", 0, &part("p", 5), b"s")
+        db.append_upload_part(&session(&r, "u1", now()), &part("p", 5), b"s")
             .await
             .unwrap()
     );

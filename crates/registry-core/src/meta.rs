@@ -88,13 +88,13 @@ pub trait MetadataStore: Send + Sync + 'static {
         id: &str,
     ) -> Result<Option<UploadSession>, BackendError>;
 
-    /// Appends one staged part, atomically and only if the session still stands at
-    /// `expected_offset` (two replicas racing on one session: exactly one wins).
-    /// Returns `false` when the session moved on or vanished.
+    /// Appends one staged part to `session` as the caller read it, atomically and only
+    /// if the stored session still stands exactly there (same offset, same parts): of
+    /// two replicas racing on one session exactly one wins. Returns `false` when the
+    /// session moved on or vanished.
     async fn append_upload_part(
         &self,
-        id: &str,
-        expected_offset: u64,
+        session: &UploadSession,
         part: &StagedPart,
         new_hash_state: &[u8],
     ) -> Result<bool, BackendError>;

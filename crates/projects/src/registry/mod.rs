@@ -41,12 +41,11 @@ impl MetadataStore for Database {
 
     async fn append_upload_part(
         &self,
-        id: &str,
-        expected_offset: u64,
+        session: &UploadSession,
         part: &StagedPart,
         new_hash_state: &[u8],
     ) -> Result<bool, BackendError> {
-        Ok(uploads::append_upload_part(self, id, expected_offset, part, new_hash_state).await?)
+        Ok(uploads::append_upload_part(self, session, part, new_hash_state).await?)
     }
 
     async fn delete_upload(&self, id: &str) -> Result<bool, BackendError> {

@@ -89,36 +89,26 @@ pub(crate) async fn get_upload(
 }
 
 /// Compare-and-swap on the session row: the update applies only if the row still holds
-/// exactly what was read (offset and parts), so of two racing appends exactly one wins.
-/// Comparing the parts too matters for empty parts, which do not move the offset.
+/// exactly what the caller read (offset and parts), so of two racing appends exactly one
+/// wins. Comparing the parts too matters for empty parts, which do not move the offset.
+/// One statement: the parts read are encoded again to compare with the column, which
+/// `encode_parts` wrote, so the same parts give the same text.
 pub(crate) async fn append_upload_part(
     db: &Database,
-    id: &str,
-    expected_offset: u64,
+    session: &UploadSession,
     part: &StagedPart,
     new_hash_state: &[u8],
 ) -> Result<bool, DbError> {
-    let expected = to_db_int(expected_offset, "upload offset")?;
-    let new_offset = expected_offset
+    let expected = to_db_int(session.offset, "upload offset")?;
+    let new_offset = session
+        .offset
         .checked_add(part.size)
         .ok_or_else(|| {
-            DbError::OutOfRange(format!("upload offset {expected_offset} + {}", part.size))
+            DbError::OutOfRange(format!("upload offset {} + {}", session.offset, part.size))
         })
         .and_then(|n| to_db_int(n, "upload offset"))?;
-
-    let current = with_reader!(db, pool => {
-        sqlx::query_as::<_, (i64, String)>("SELECT byte_offset, parts FROM uploads WHERE id = $1")
-            .bind(id)
-            .fetch_optional(pool)
-            .await?
-    });
-    let Some((offset, old_parts)) = current else {
-        return Ok(false);
-    };
-    if offset != expected {
-        return Ok(false);
-    }
-    let mut parts = decode_parts(&old_parts)?;
+    let old_parts = encode_parts(&session.parts)?;
+    let mut parts = session.parts.clone();
     parts.push(part.clone());
     let new_parts = encode_parts(&parts)?;
 
@@ -131,7 +121,7 @@ pub(crate) async fn append_upload_part(
         .bind(new_hash_state)
         .bind(&new_parts)
         .bind(now())
-        .bind(id)
+        .bind(&session.id)
         .bind(expected)
         .bind(&old_parts)
         .execute(pool)

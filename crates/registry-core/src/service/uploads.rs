@@ -145,7 +145,7 @@ impl Registry {
         };
         let won = self
             .meta
-            .append_upload_part(&session.id, session.offset, &part, &hash_state)
+            .append_upload_part(session, &part, &hash_state)
             .await?;
         if !won {
             // Another request moved the session on while this chunk streamed.
