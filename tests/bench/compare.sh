@@ -129,9 +129,14 @@ trap 'exit 130' INT TERM
 port_free() { ! (exec 9<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 # A free port, optionally with the next $2 ports free as well (the S3 server uses p+20..p+30).
 free_port() {
-  local span=${1:-0} p i ok
+  local span=${1:-0} p i ok low
+  # Below the kernel's range for outgoing connections' local ports: a port picked there
+  # can be taken by some client's connection before the server binds it (a SeaweedFS
+  # start failed that way).
+  low=$(cut -f1 /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32768)
+  [ "$low" -gt 12000 ] 2>/dev/null || low=32768
   for _ in $(seq 1 200); do
-    p=$((20000 + RANDOM % 30000)); ok=1
+    p=$((10000 + RANDOM % (low - 10000 - 40))); ok=1
     port_free "$p" || continue
     if [ "$span" -gt 0 ]; then
       for i in $(seq 20 "$span"); do port_free $((p + i)) || { ok=0; break; }; done
