@@ -59,11 +59,17 @@ fn sqlx_unavailable(e: &sqlx::Error) -> bool {
 fn transient_code(code: &str) -> bool {
     if code.len() == 5 {
         // A Postgres SQLSTATE (always five characters): class 08 connection exceptions,
+        // class 40 a transaction rolled back by a deadlock or serialization failure,
         // class 53 insufficient resources (too many connections, out of memory or disk),
-        // 57P01-57P03 shutting down or starting up.
+        // 57P01-57P03 shutting down or starting up. And 23503, a foreign key violation:
+        // every row Berth writes refers to rows it has just read, so one means a
+        // concurrent transaction removed them meanwhile (a project deleted while a first
+        // push creates a repository in it); the retry sees the removal and is answered
+        // accordingly.
         code.starts_with("08")
+            || code.starts_with("40")
             || code.starts_with("53")
-            || matches!(code, "57P01" | "57P02" | "57P03")
+            || matches!(code, "57P01" | "57P02" | "57P03" | "23503")
     } else {
         // SQLite's extended result code as a decimal string (at most four digits); the low
         // byte is the primary code. SQLITE_BUSY (5) and SQLITE_LOCKED (6) mean the lock
@@ -105,10 +111,12 @@ mod tests {
 
     #[test]
     fn transient_codes() {
-        for code in ["08006", "53300", "57P01", "5", "517", "6"] {
+        for code in [
+            "08006", "40001", "40P01", "23503", "53300", "57P01", "5", "517", "6",
+        ] {
             assert!(transient_code(code), "{code}");
         }
-        for code in ["23505", "42P01", "19", "2067", "1"] {
+        for code in ["23505", "23514", "42P01", "19", "787", "2067", "1"] {
             assert!(!transient_code(code), "{code}");
         }
     }

@@ -693,6 +693,61 @@ async fn repositories_by_scope_project_and_name(url: String) {
     assert!(db.repository_info("loose").await.unwrap().is_none());
 }
 
+/// On Postgres a first push can race the deletion of its project: the new repository's
+/// project is read before the delete commits, and its foreign key check then fails. That
+/// is answered as "try again" (503), whose retry finds no project, not as a server fault.
+/// (SQLite has one writer at a time, so there the push simply comes before or after.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_first_push_racing_its_project_deletion_is_retryable() {
+    support::run(support::Backend::Postgres, |url| async move {
+        use sqlx::Connection;
+        let db = open(&url).await;
+        let doomed = project(&db, "doomed", None, false).await;
+        let mut deleter = sqlx::PgConnection::connect(&url).await.expect("connect");
+        let mut delete = Connection::begin(&mut deleter).await.expect("begin");
+        sqlx::query("DELETE FROM projects WHERE project_id = $1")
+            .bind(doomed)
+            .execute(&mut *delete)
+            .await
+            .expect("delete");
+
+        let r = repo("doomed/app");
+        let push = tokio::spawn({
+            let db = db.clone();
+            let r = r.clone();
+            async move { db.commit_blob(&r, &Digest::of(b"x"), 1, None).await }
+        });
+        // Commit the delete only once the push waits for its lock on the project row.
+        let mut watcher = sqlx::PgConnection::connect(&url).await.expect("connect");
+        let mut waited = 0;
+        loop {
+            let waiting: i64 = sqlx::query_scalar(
+                "SELECT COUNT(*) FROM pg_stat_activity \
+                 WHERE datname = current_database() AND wait_event_type = 'Lock'",
+            )
+            .fetch_one(&mut watcher)
+            .await
+            .expect("pg_stat_activity");
+            if waiting > 0 {
+                break;
+            }
+            waited += 1;
+            assert!(waited < 500, "the push never waited for the project row");
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        delete.commit().await.expect("commit the delete");
+
+        let outcome = push.await.expect("push task");
+        assert!(
+            matches!(outcome, Err(registry_core::BackendError::Unavailable(_))),
+            "{outcome:?}"
+        );
+        assert!(db.repository_info("doomed/app").await.unwrap().is_none());
+        assert!(!db.repository_exists(&r).await.unwrap());
+    })
+    .await;
+}
+
 /// Migration 0007 gives the repositories that existed before it their project, by name.
 async fn migration_places_existing_repositories_in_their_projects(url: String) {
     let postgres = !url.starts_with("sqlite:");
