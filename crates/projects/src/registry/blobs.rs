@@ -11,6 +11,20 @@ use crate::registry::repositories::ensure_repository;
 const INSERT_LINK: &str = "INSERT INTO repository_blobs (repository_id, digest, created_at) \
      VALUES ($1, $2, $3) ON CONFLICT (repository_id, digest) DO NOTHING";
 
+/// Inside a write transaction `$tx`: links blob `$digest` (a `&String`) to repository
+/// `$name` (a `&str`), creating the repository if needed.
+macro_rules! link_blob {
+    ($tx:ident, $name:expr, $digest:expr, $now:expr) => {{
+        let repository_id = ensure_repository!($tx, $name, $now);
+        sqlx::query(INSERT_LINK)
+            .bind(repository_id)
+            .bind($digest)
+            .bind($now)
+            .execute(&mut *$tx)
+            .await?;
+    }};
+}
+
 pub(crate) async fn commit_blob(
     db: &Database,
     repo: &RepoName,
@@ -48,13 +62,7 @@ pub(crate) async fn commit_blob(
         .await?
         .rows_affected();
         if linked == 0 {
-            let repository_id = ensure_repository!(tx, repo.as_str(), now);
-            sqlx::query(INSERT_LINK)
-                .bind(repository_id)
-                .bind(&digest)
-                .bind(now)
-                .execute(&mut *tx)
-                .await?;
+            link_blob!(tx, repo.as_str(), &digest, now);
         }
         if let Some(upload_id) = upload_id {
             sqlx::query("DELETE FROM uploads WHERE id = $1")
@@ -109,13 +117,7 @@ pub(crate) async fn mount_blob(
             // Nothing written: a failed mount must not create the target repository.
             return Ok(false);
         }
-        let repository_id = ensure_repository!(tx, repo.as_str(), now);
-        sqlx::query(INSERT_LINK)
-            .bind(repository_id)
-            .bind(&digest)
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
+        link_blob!(tx, repo.as_str(), &digest, now);
         tx.commit().await?;
     });
     Ok(true)
