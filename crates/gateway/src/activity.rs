@@ -86,9 +86,14 @@ impl Flusher {
 
 /// Starts the recorder and its flusher.
 pub fn start(db: projects::Database) -> (Arc<ActivityRecorder>, Flusher) {
+    start_with(db, COMPACT_COUNTS_EVERY)
+}
+
+/// [`start`] with the period of the audit counters' folding given (shorter in tests).
+fn start_with(db: projects::Database, compact_every: Duration) -> (Arc<ActivityRecorder>, Flusher) {
     let (queue, events) = mpsc::channel(QUEUE_CAPACITY);
     let (stop, stopped) = oneshot::channel();
-    let task = tokio::spawn(flush_loop(db, events, stopped));
+    let task = tokio::spawn(flush_loop(db, events, stopped, compact_every));
     (
         Arc::new(ActivityRecorder {
             queue,
@@ -102,13 +107,12 @@ async fn flush_loop(
     db: projects::Database,
     mut events: mpsc::Receiver<Activity>,
     mut stopped: oneshot::Receiver<()>,
+    compact_every: Duration,
 ) {
     let mut tick = tokio::time::interval(FLUSH_EVERY);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
-    let mut compact = tokio::time::interval_at(
-        tokio::time::Instant::now() + COMPACT_COUNTS_EVERY,
-        COMPACT_COUNTS_EVERY,
-    );
+    let mut compact =
+        tokio::time::interval_at(tokio::time::Instant::now() + compact_every, compact_every);
     compact.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     let mut batch = Vec::new();
     loop {
@@ -286,5 +290,67 @@ mod tests {
             audit[2].1.resource,
             format!("library/b@{}", registry_core::Digest::of(b"m"))
         );
+    }
+
+    /// The flusher folds the audit counters on its timer: a counter row of a backend
+    /// process long gone (slot 4242) is folded into the project's slot-0 row. Postgres
+    /// only: SQLite keeps one row per project and has nothing to fold.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn flusher_folds_the_audit_counters_on_its_timer() {
+        use sqlx::{Connection, Executor};
+        let admin_url = std::env::var("BERTH_TEST_DATABASE_URL").unwrap_or_else(|_| {
+            panic!(
+                "BERTH_TEST_DATABASE_URL is not set: this test needs a Postgres server. Run \
+                 the tests through tests/run.sh, or `eval \"$(bash tests/services/pg-up.sh)\"` first."
+            )
+        });
+        let name = format!("berth_gw_{}", uuid::Uuid::new_v4().simple());
+        let mut admin = sqlx::PgConnection::connect(&admin_url)
+            .await
+            .expect("connect");
+        admin
+            .execute(format!("CREATE DATABASE \"{name}\"").as_str())
+            .await
+            .expect("create database");
+        let mut url = url::Url::parse(&admin_url).expect("url");
+        url.set_path(&name);
+        let url = url.to_string();
+
+        // In a task of its own, so the database is dropped even when it fails.
+        let outcome = tokio::spawn(async move {
+            let db = projects::Database::connect(&url).await.expect("connect");
+            db.migrate().await.expect("migrate");
+            let mut raw = sqlx::PgConnection::connect(&url).await.expect("connect");
+            raw.execute(
+                "INSERT INTO audit_log_counts (project_id, slot, n) VALUES (7, 0, 2), (7, 4242, 3)",
+            )
+            .await
+            .expect("seed counters");
+
+            let (_recorder, flusher) = start_with(db, Duration::from_millis(100));
+            let mut rows: Vec<(i32, i64)> = Vec::new();
+            for _ in 0..100 {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                rows = sqlx::query_as(
+                    "SELECT slot, n FROM audit_log_counts WHERE project_id = 7 ORDER BY slot",
+                )
+                .fetch_all(&mut raw)
+                .await
+                .expect("counters");
+                if rows.len() == 1 {
+                    break;
+                }
+            }
+            flusher.finish().await;
+            assert_eq!(rows, vec![(0, 5)]);
+        })
+        .await;
+        admin
+            .execute(format!("DROP DATABASE \"{name}\" WITH (FORCE)").as_str())
+            .await
+            .expect("drop database");
+        if let Err(e) = outcome {
+            std::panic::resume_unwind(e.into_panic());
+        }
     }
 }
