@@ -49,23 +49,67 @@ impl Database {
                 .execute(&mut *tx)
                 .await?;
             }
-            for (project, entry) in audit {
-                sqlx::query(
-                    "INSERT INTO audit_log (project_id, operation, resource_type, resource, username, client_ip, op_time) \
-                     VALUES ((SELECT project_id FROM projects WHERE name = $1), $2, $3, $4, $5, $6, $7)",
-                )
-                .bind(project)
-                .bind(&entry.operation)
-                .bind(&entry.resource_type)
-                .bind(&entry.resource)
-                .bind(&entry.username)
-                .bind(&entry.client_ip)
-                .bind(op_time)
-                .execute(&mut *tx)
-                .await?;
+            // One statement per chunk of records rather than per record: the log's
+            // statement triggers (counters, migrations 0006 and 0008) then run once per
+            // chunk. The op_time is the same for the whole batch ($1).
+            for chunk in audit.chunks(AUDIT_ROWS_PER_INSERT) {
+                let sql = batch_insert_sql(chunk.len());
+                let mut query = sqlx::query(&sql).bind(op_time);
+                for (project, entry) in chunk {
+                    query = query
+                        .bind(project)
+                        .bind(&entry.operation)
+                        .bind(&entry.resource_type)
+                        .bind(&entry.resource)
+                        .bind(&entry.username)
+                        .bind(&entry.client_ip);
+                }
+                query.execute(&mut *tx).await?;
             }
             tx.commit().await?;
         });
         Ok(())
+    }
+}
+
+/// Audit records per INSERT statement: six placeholders each, well under both backends'
+/// limits on placeholders per statement (SQLite 32,766, Postgres 65,535).
+const AUDIT_ROWS_PER_INSERT: usize = 500;
+
+/// `INSERT INTO audit_log ... VALUES` for `rows` records: `$1` is the op_time of all of
+/// them, then six placeholders per record (project name, operation, resource type,
+/// resource, username, client IP). The project is resolved by name, NULL when it is gone.
+fn batch_insert_sql(rows: usize) -> String {
+    let mut sql = String::from(
+        "INSERT INTO audit_log (project_id, operation, resource_type, resource, username, client_ip, op_time) VALUES ",
+    );
+    for row in 0..rows {
+        let p = 2 + row * 6;
+        if row > 0 {
+            sql.push_str(", ");
+        }
+        sql.push_str(&format!(
+            "((SELECT project_id FROM projects WHERE name = ${p}), ${}, ${}, ${}, ${}, ${}, $1)",
+            p + 1,
+            p + 2,
+            p + 3,
+            p + 4,
+            p + 5
+        ));
+    }
+    sql
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn batch_insert_numbers_six_placeholders_per_record_after_the_time() {
+        let sql = batch_insert_sql(2);
+        assert!(sql.ends_with(
+            "VALUES ((SELECT project_id FROM projects WHERE name = $2), $3, $4, $5, $6, $7, $1), \
+             ((SELECT project_id FROM projects WHERE name = $8), $9, $10, $11, $12, $13, $1)"
+        ), "{sql}");
     }
 }

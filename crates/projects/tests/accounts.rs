@@ -56,6 +56,7 @@ contract!(
     audit_entries_filter_sort_and_page,
     audit_totals_stay_exact_under_concurrent_writers,
     audit_records_cannot_be_changed,
+    whole_log_pages_follow_the_time_counters,
     logins_are_audited,
     blob_bytes_count_each_blob_once,
 );
@@ -749,6 +750,134 @@ async fn audit_entries_filter_sort_and_page(url: String) {
             }
         }
     }
+}
+
+/// The whole log, newest first, is paged through the per-second and per-block counters
+/// (migration 0008). Records spread over many seconds and blocks, with ids out of time
+/// order; every page must be the slice of the order a filtered (OFFSET) listing gives,
+/// also after a bulk delete, after folding (Postgres) and after batched writes.
+async fn whole_log_pages_follow_the_time_counters(url: String) {
+    let db = open(&url).await;
+    let lib = project(&db, "lib", None).await;
+    // 300 records over 50 seconds 997 s apart (a dozen 4,096 s blocks), six per second,
+    // inserted in an order that is not the time order.
+    let base = 1_796_000_000_i64;
+    let rows: Vec<String> = (0..300)
+        .map(|i| {
+            let op_time = base + (i * 37 % 50) * 997;
+            format!("({lib}, 'push', 'artifact', 'lib/app:{i}', 'ci', '', {op_time})")
+        })
+        .collect();
+    let insert = format!(
+        "INSERT INTO audit_log (project_id, operation, resource_type, resource, username, client_ip, op_time) VALUES {}",
+        rows.join(", ")
+    );
+    raw_sql(&url, &insert).await.unwrap();
+
+    // The OFFSET listing: any filter that matches everything takes that path.
+    let everything_filtered = AuditFilter {
+        op_time_from: Some(0),
+        ..AuditFilter::default()
+    };
+    let newest_first = [SortKey {
+        field: AuditSortField::OpTime,
+        descending: true,
+    }];
+    let check = async |db: &Database, expect_total: u64| {
+        let (whole, total) = db
+            .list_audit_entries(&everything_filtered, &[], ALL)
+            .await
+            .unwrap();
+        assert_eq!((total, whole.len() as u64), (expect_total, expect_total));
+        assert!(
+            whole
+                .windows(2)
+                .all(|w| (w[0].op_time, w[0].id) > (w[1].op_time, w[1].id))
+        );
+        for sort in [&[][..], &newest_first[..]] {
+            for limit in [1, 7, 100] {
+                for offset in (0..=expect_total + 2).step_by(if limit == 1 { 1 } else { 5 }) {
+                    let (page, total) = db
+                        .list_audit_entries(&AuditFilter::default(), sort, window(offset, limit))
+                        .await
+                        .unwrap();
+                    let from = (offset as usize).min(whole.len());
+                    let to = ((offset + limit) as usize).min(whole.len());
+                    assert_eq!(total, expect_total);
+                    assert_eq!(page, whole[from..to], "offset {offset} limit {limit}");
+                }
+            }
+        }
+        // The counters agree with the records, second by second and block by block.
+        let mismatched = raw_sql(
+            &url,
+            "SELECT COUNT(*) FROM (\
+                 SELECT op_time, COUNT(*) AS n FROM audit_log GROUP BY op_time) r \
+             FULL JOIN (\
+                 SELECT op_time, SUM(n) AS n FROM audit_log_seconds GROUP BY op_time) c \
+             USING (op_time) WHERE COALESCE(r.n, 0) <> COALESCE(c.n, 0)",
+        )
+        .await
+        .unwrap();
+        assert_eq!(mismatched, 0, "per-second counts");
+        let mismatched = raw_sql(
+            &url,
+            "SELECT COUNT(*) FROM (\
+                 SELECT op_time >> 12 AS block, COUNT(*) AS n FROM audit_log GROUP BY 1) r \
+             FULL JOIN (\
+                 SELECT block, SUM(n) AS n FROM audit_log_blocks GROUP BY block) c \
+             USING (block) WHERE COALESCE(r.n, 0) <> COALESCE(c.n, 0)",
+        )
+        .await
+        .unwrap();
+        assert_eq!(mismatched, 0, "per-block counts");
+    };
+    check(&db, 300).await;
+
+    // A bulk delete (as a retention purge would do) takes records out of every second.
+    raw_sql(&url, "DELETE FROM audit_log WHERE id % 4 = 0")
+        .await
+        .unwrap();
+    let left = u64::try_from(raw_sql(&url, "SELECT COUNT(*) FROM audit_log").await.unwrap()).unwrap();
+    assert!(left < 300 && left > 200, "{left}");
+    check(&db, left).await;
+
+    // Records written now, one by one and in a batch, land in the newest block.
+    audit(&db, Some(lib), "delete", "admin").await;
+    let pull = NewAuditEntry {
+        project_id: None,
+        operation: "pull".to_owned(),
+        resource_type: "artifact".to_owned(),
+        resource: "lib/app:1".to_owned(),
+        username: "ci".to_owned(),
+        client_ip: String::new(),
+    };
+    let batch = vec![("lib".to_owned(), pull); 3];
+    db.record_activity(&PullStats::default(), &batch)
+        .await
+        .unwrap();
+    check(&db, left + 4).await;
+    db.compact_audit_counts().await.unwrap();
+    check(&db, left + 4).await;
+
+    // The whole-log listing does read the counters: with every second over-counted by
+    // one, pages no longer match the records.
+    raw_sql(&url, "UPDATE audit_log_seconds SET n = n + 1")
+        .await
+        .unwrap();
+    let (whole, _) = db
+        .list_audit_entries(&everything_filtered, &[], ALL)
+        .await
+        .unwrap();
+    let mut moved = 0;
+    for offset in 0..whole.len() {
+        let (page, _) = db
+            .list_audit_entries(&AuditFilter::default(), &[], window(offset as u64, 1))
+            .await
+            .unwrap();
+        moved += usize::from(page[..] != whole[offset..=offset]);
+    }
+    assert!(moved > 0, "no page depends on the per-second counts");
 }
 
 async fn logins_are_audited(url: String) {
