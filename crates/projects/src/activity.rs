@@ -5,7 +5,7 @@
 
 use crate::audit::NewAuditEntry;
 use crate::codec::now;
-use crate::db::{Database, with_transaction};
+use crate::db::{Backend, Database, with_transaction};
 use crate::error::DbError;
 
 /// Pull statistics gathered over one batch.
@@ -30,6 +30,14 @@ impl Database {
             return Ok(());
         }
         let op_time = now();
+        let insert_sql = match self.backend {
+            Backend::Sqlite { .. } => INSERT_AUDIT_BATCH_SQLITE,
+            Backend::Postgres(_) => INSERT_AUDIT_BATCH_POSTGRES,
+        };
+        let audit_json = match audit {
+            [] => None,
+            _ => Some(audit_batch_json(audit)?),
+        };
         with_transaction!(self, tx => {
             for (repository, count) in &pulls.repositories {
                 sqlx::query("UPDATE repositories SET pull_count = pull_count + $2 WHERE name = $1")
@@ -49,22 +57,16 @@ impl Database {
                 .execute(&mut *tx)
                 .await?;
             }
-            // One statement per chunk of records rather than per record: the log's
-            // statement triggers (counters, migrations 0006 and 0008) then run once per
-            // chunk. The op_time is the same for the whole batch ($1).
-            for chunk in audit.chunks(AUDIT_ROWS_PER_INSERT) {
-                let sql = batch_insert_sql(chunk.len());
-                let mut query = sqlx::query(&sql).bind(op_time);
-                for (project, entry) in chunk {
-                    query = query
-                        .bind(project)
-                        .bind(&entry.operation)
-                        .bind(&entry.resource_type)
-                        .bind(&entry.resource)
-                        .bind(&entry.username)
-                        .bind(&entry.client_ip);
-                }
-                query.execute(&mut *tx).await?;
+            // One statement for the whole batch rather than one per record: the log's
+            // statement triggers (counters, migrations 0006 and 0008) then run once.
+            // The records travel as one JSON array, so the statement's text, and with it
+            // the prepared statement and its plan, is the same for every batch.
+            if let Some(batch) = &audit_json {
+                sqlx::query(insert_sql)
+                    .bind(batch)
+                    .bind(op_time)
+                    .execute(&mut *tx)
+                    .await?;
             }
             tx.commit().await?;
         });
@@ -72,44 +74,46 @@ impl Database {
     }
 }
 
-/// Audit records per INSERT statement: six placeholders each, well under both backends'
-/// limits on placeholders per statement (SQLite 32,766, Postgres 65,535).
-const AUDIT_ROWS_PER_INSERT: usize = 500;
+/// Inserts the audit records of a batch, given as a JSON array ($1, see
+/// [`audit_batch_json`]) and their op_time ($2). The project is resolved by name, NULL
+/// when it is gone.
+const INSERT_AUDIT_BATCH_POSTGRES: &str = "INSERT INTO audit_log \
+     (project_id, operation, resource_type, resource, username, client_ip, op_time) \
+     SELECT (SELECT project_id FROM projects WHERE name = b.project), \
+            b.operation, b.resource_type, b.resource, b.username, b.client_ip, $2 \
+     FROM json_to_recordset($1::json) AS b(project TEXT, operation TEXT, \
+          resource_type TEXT, resource TEXT, username TEXT, client_ip TEXT)";
 
-/// `INSERT INTO audit_log ... VALUES` for `rows` records: `$1` is the op_time of all of
-/// them, then six placeholders per record (project name, operation, resource type,
-/// resource, username, client IP). The project is resolved by name, NULL when it is gone.
-fn batch_insert_sql(rows: usize) -> String {
-    let mut sql = String::from(
-        "INSERT INTO audit_log (project_id, operation, resource_type, resource, username, client_ip, op_time) VALUES ",
-    );
-    for row in 0..rows {
-        let p = 2 + row * 6;
-        if row > 0 {
-            sql.push_str(", ");
-        }
-        sql.push_str(&format!(
-            "((SELECT project_id FROM projects WHERE name = ${p}), ${}, ${}, ${}, ${}, ${}, $1)",
-            p + 1,
-            p + 2,
-            p + 3,
-            p + 4,
-            p + 5
-        ));
+/// [`INSERT_AUDIT_BATCH_POSTGRES`] for SQLite.
+const INSERT_AUDIT_BATCH_SQLITE: &str = "INSERT INTO audit_log \
+     (project_id, operation, resource_type, resource, username, client_ip, op_time) \
+     SELECT (SELECT project_id FROM projects WHERE name = json_extract(b.value, '$.project')), \
+            json_extract(b.value, '$.operation'), json_extract(b.value, '$.resource_type'), \
+            json_extract(b.value, '$.resource'), json_extract(b.value, '$.username'), \
+            json_extract(b.value, '$.client_ip'), $2 \
+     FROM json_each($1) AS b ORDER BY b.key";
+
+/// The audit records of a batch as the JSON array the insert statements read.
+fn audit_batch_json(audit: &[(String, NewAuditEntry)]) -> Result<String, DbError> {
+    #[derive(serde::Serialize)]
+    struct Row<'a> {
+        project: &'a str,
+        operation: &'a str,
+        resource_type: &'a str,
+        resource: &'a str,
+        username: &'a str,
+        client_ip: &'a str,
     }
-    sql
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn batch_insert_numbers_six_placeholders_per_record_after_the_time() {
-        let sql = batch_insert_sql(2);
-        assert!(sql.ends_with(
-            "VALUES ((SELECT project_id FROM projects WHERE name = $2), $3, $4, $5, $6, $7, $1), \
-             ((SELECT project_id FROM projects WHERE name = $8), $9, $10, $11, $12, $13, $1)"
-        ), "{sql}");
-    }
+    let rows: Vec<Row<'_>> = audit
+        .iter()
+        .map(|(project, e)| Row {
+            project,
+            operation: &e.operation,
+            resource_type: &e.resource_type,
+            resource: &e.resource,
+            username: &e.username,
+            client_ip: &e.client_ip,
+        })
+        .collect();
+    serde_json::to_string(&rows).map_err(|e| DbError::Sqlx(sqlx::Error::Encode(Box::new(e))))
 }

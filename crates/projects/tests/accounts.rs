@@ -838,7 +838,12 @@ async fn whole_log_pages_follow_the_time_counters(url: String) {
     raw_sql(&url, "DELETE FROM audit_log WHERE id % 4 = 0")
         .await
         .unwrap();
-    let left = u64::try_from(raw_sql(&url, "SELECT COUNT(*) FROM audit_log").await.unwrap()).unwrap();
+    let left = u64::try_from(
+        raw_sql(&url, "SELECT COUNT(*) FROM audit_log")
+            .await
+            .unwrap(),
+    )
+    .unwrap();
     assert!(left < 300 && left > 200, "{left}");
     check(&db, left).await;
 
@@ -848,15 +853,28 @@ async fn whole_log_pages_follow_the_time_counters(url: String) {
         project_id: None,
         operation: "pull".to_owned(),
         resource_type: "artifact".to_owned(),
-        resource: "lib/app:1".to_owned(),
+        // Quotes, a backslash and non-ASCII survive the batch's JSON encoding.
+        resource: "lib/app:\"1\"\\é".to_owned(),
         username: "ci".to_owned(),
-        client_ip: String::new(),
+        client_ip: "192.0.2.1".to_owned(),
     };
-    let batch = vec![("lib".to_owned(), pull); 3];
+    let batch = vec![("lib".to_owned(), pull.clone()); 3];
     db.record_activity(&PullStats::default(), &batch)
         .await
         .unwrap();
     check(&db, left + 4).await;
+    let (newest, _) = db
+        .list_audit_entries(&AuditFilter::default(), &[], window(0, 3))
+        .await
+        .unwrap();
+    for entry in &newest {
+        let got = (
+            entry.project_id,
+            entry.resource.as_str(),
+            entry.client_ip.as_str(),
+        );
+        assert_eq!(got, (Some(lib), pull.resource.as_str(), "192.0.2.1"));
+    }
     db.compact_audit_counts().await.unwrap();
     check(&db, left + 4).await;
 
