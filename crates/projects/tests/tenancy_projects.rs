@@ -50,6 +50,7 @@ contract!(
     members_lifecycle,
     repositories_by_scope_project_and_name,
     migration_places_existing_repositories_in_their_projects,
+    migration_marks_repositories_where_artifacts_nest,
     delete_repository_takes_everything_in_it,
     artifacts_with_tags_children_and_sizes,
     artifact_tags_create_list_delete,
@@ -749,7 +750,9 @@ async fn postgres_first_push_racing_its_project_deletion_is_retryable() {
 }
 
 /// Migration 0007 gives the repositories that existed before it their project, by name.
-async fn migration_places_existing_repositories_in_their_projects(url: String) {
+/// Brings a fresh database to the schema before migration `version` (e.g. "0007") and
+/// runs `seed` on it, as a database of an earlier release would be.
+async fn migrate_before(url: &str, version: &str, seed: &[&str]) {
     let postgres = !url.starts_with("sqlite:");
     let dialect = if postgres { "postgres" } else { "sqlite" };
     let all = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -763,21 +766,16 @@ async fn migration_places_existing_repositories_in_their_projects(url: String) {
             .expect("name")
             .to_string_lossy()
             .into_owned();
-        if name.as_str() < "0007" {
+        if name.as_str() < version {
             std::fs::copy(&path, earlier.path().join(&name)).expect("copy");
         }
     }
     let before = sqlx::migrate::Migrator::new(earlier.path())
         .await
-        .expect("migrations before 0007");
-    let seed = [
-        "INSERT INTO projects (name, created_at, updated_at) VALUES ('a', 1, 1)",
-        "INSERT INTO repositories (name, created_at, updated_at) VALUES \
-         ('a/x', 1, 1), ('a/y/z', 1, 1), ('ab/w', 1, 1), ('a', 1, 1), ('loose', 1, 1)",
-    ];
+        .expect("earlier migrations");
     if postgres {
-        let pool = sqlx::PgPool::connect(&url).await.expect("connect");
-        before.run(&pool).await.expect("migrate to 0006");
+        let pool = sqlx::PgPool::connect(url).await.expect("connect");
+        before.run(&pool).await.expect("migrate");
         for sql in seed {
             sqlx::query(sql).execute(&pool).await.expect("seed");
         }
@@ -790,12 +788,21 @@ async fn migration_places_existing_repositories_in_their_projects(url: String) {
         let pool = sqlx::SqlitePool::connect_with(options)
             .await
             .expect("connect");
-        before.run(&pool).await.expect("migrate to 0006");
+        before.run(&pool).await.expect("migrate");
         for sql in seed {
             sqlx::query(sql).execute(&pool).await.expect("seed");
         }
         pool.close().await;
     }
+}
+
+async fn migration_places_existing_repositories_in_their_projects(url: String) {
+    let seed = [
+        "INSERT INTO projects (name, created_at, updated_at) VALUES ('a', 1, 1)",
+        "INSERT INTO repositories (name, created_at, updated_at) VALUES \
+         ('a/x', 1, 1), ('a/y/z', 1, 1), ('ab/w', 1, 1), ('a', 1, 1), ('loose', 1, 1)",
+    ];
+    migrate_before(&url, "0007", &seed).await;
 
     let db = open(&url).await;
     let a = db.project_by_name("a").await.unwrap().expect("project a");
@@ -824,6 +831,52 @@ async fn migration_places_existing_repositories_in_their_projects(url: String) {
     let info = db.repository_info("ab/w").await.unwrap().expect("ab/w");
     assert_eq!(info.project_id, ab);
     assert!(db.repository_info("a").await.unwrap().is_none());
+}
+
+/// Repositories holding an index or an accessory before migration 0009 are marked by
+/// it, so their artifact counts leave the children and accessories out.
+async fn migration_marks_repositories_where_artifacts_nest(url: String) {
+    // Three repositories of two images each: one also holds an index of both, one has
+    // an accessory (a manifest whose subject is the other image), one nothing else.
+    let seed = [
+        "INSERT INTO projects (name, created_at, updated_at) VALUES ('a', 1, 1)",
+        "INSERT INTO repositories (name, created_at, updated_at) VALUES \
+         ('a/indexed', 1, 1), ('a/signed', 1, 1), ('a/plain', 1, 1)",
+        "INSERT INTO manifests (repository_id, digest, media_type, content, size, created_at) \
+         SELECT r.id, d.digest, 'application/vnd.oci.image.manifest.v1+json', '{}', 2, 1 \
+         FROM repositories r CROSS JOIN (SELECT 'sha256:01' AS digest UNION ALL SELECT 'sha256:02') d",
+        "INSERT INTO manifests (repository_id, digest, media_type, content, size, created_at) \
+         SELECT id, 'sha256:0i', 'application/vnd.oci.image.index.v1+json', '{}', 2, 1 \
+         FROM repositories WHERE name = 'a/indexed'",
+        "INSERT INTO manifest_references (manifest_id, kind, digest) \
+         SELECT m.id, 'manifest', c.digest FROM manifests m \
+         CROSS JOIN (SELECT 'sha256:01' AS digest UNION ALL SELECT 'sha256:02') c \
+         WHERE m.digest = 'sha256:0i'",
+        "INSERT INTO manifests (repository_id, digest, media_type, subject_digest, content, size, created_at) \
+         SELECT id, 'sha256:0s', 'application/vnd.oci.image.manifest.v1+json', 'sha256:02', '{}', 2, 1 \
+         FROM repositories WHERE name = 'a/signed'",
+    ];
+    migrate_before(&url, "0009", &seed).await;
+
+    let db = open(&url).await;
+    let in_a = RepositoryFilter {
+        scope: ProjectScope::All,
+        project: Some("a".to_owned()),
+        name: None,
+    };
+    let by_name = [SortKey {
+        field: RepositorySortField::Name,
+        descending: false,
+    }];
+    let (found, _) = db
+        .list_repository_infos(&in_a, &by_name, Window::ALL)
+        .await
+        .unwrap();
+    let counts: Vec<(&str, u64)> = found
+        .iter()
+        .map(|r| (r.name.as_str(), r.artifact_count))
+        .collect();
+    assert_eq!(counts, [("a/indexed", 1), ("a/plain", 2), ("a/signed", 2)]);
 }
 
 async fn delete_repository_takes_everything_in_it(url: String) {
@@ -860,9 +913,20 @@ async fn artifacts_with_tags_children_and_sizes(url: String) {
     let db = open(&url).await;
     project(&db, "lib", None, false).await;
     let r = repo("lib/app");
+    let artifact_count = async |name: &str| {
+        db.repository_info(name)
+            .await
+            .unwrap()
+            .expect("repository")
+            .artifact_count
+    };
     let amd = image(&db, &r, "amd64-layer", None).await;
     let arm = image(&db, &r, "arm64-layer!", None).await;
+    // Two images, nothing nests yet: each is an artifact.
+    assert_eq!(artifact_count("lib/app").await, 2);
+    // The index makes them its children: one artifact.
     let idx = index(&db, &r, &[&amd, &arm], Some("v1")).await;
+    assert_eq!(artifact_count("lib/app").await, 1);
     let plain = image(&db, &r, "plain-layer", Some("latest")).await;
     let sig = manifest(
         &db,
@@ -929,6 +993,36 @@ async fn artifacts_with_tags_children_and_sizes(url: String) {
             .artifact_count,
         3
     );
+
+    // In a repository with no index, an accessory alone is enough to be left out.
+    let signed = repo("lib/signed");
+    let only = image(&db, &signed, "signed-layer", Some("v1")).await;
+    assert_eq!(artifact_count("lib/signed").await, 1);
+    manifest(
+        &db,
+        &signed,
+        r#"{"signature":2}"#,
+        IMAGE,
+        ManifestReferences::default(),
+        Some(&only),
+        None,
+    )
+    .await;
+    assert_eq!(artifact_count("lib/signed").await, 1);
+    let everything_in_lib = RepositoryFilter {
+        scope: ProjectScope::All,
+        project: Some("lib".to_owned()),
+        name: None,
+    };
+    let (repos, _) = db
+        .list_repository_infos(&everything_in_lib, &[], Window::ALL)
+        .await
+        .unwrap();
+    let counts: Vec<(&str, u64)> = repos
+        .iter()
+        .map(|r| (r.name.as_str(), r.artifact_count))
+        .collect();
+    assert_eq!(counts, [("lib/app", 3), ("lib/signed", 1)]);
 
     // Sizes: manifest + config + layer; an index adds its children.
     let img = base.iter().find(|a| a.digest == plain.to_string()).unwrap();

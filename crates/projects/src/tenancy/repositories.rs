@@ -73,9 +73,15 @@ pub enum RepositorySortField {
     PullCount,
 }
 
-/// The number of artifacts (in Harbor's sense) of repository `r`.
+/// The number of artifacts (in Harbor's sense) of repository `r`. Until an index or an
+/// accessory has been pushed into it (`nested_artifacts`, migration 0009), that is every
+/// manifest, counted on the index alone; CASE evaluates only the branch taken.
 fn artifact_count() -> String {
-    format!("(SELECT COUNT(*) FROM manifests m WHERE m.repository_id = r.id AND {BASE_ARTIFACT})")
+    format!(
+        "CASE WHEN r.nested_artifacts \
+         THEN (SELECT COUNT(*) FROM manifests m WHERE m.repository_id = r.id AND {BASE_ARTIFACT}) \
+         ELSE (SELECT COUNT(*) FROM manifests m WHERE m.repository_id = r.id) END"
+    )
 }
 
 /// `FROM` clause joining each repository to its project. `project_id` is kept by the
@@ -123,24 +129,23 @@ impl Database {
         if let Some(m) = &filter.name {
             w.text("r.name", m);
         }
-        // Counted before the LIMIT placeholders join the bind list. Without a scope no
-        // condition reads the project, and the foreign key vouches for it, so the count
-        // is an index-only scan of the repositories alone (half the time of the join).
-        let count_sql = match filter.scope {
+        // Without a scope no condition reads the project, and the foreign key vouches for
+        // it, so the count and the page's walk read the repositories alone (the count an
+        // index-only scan, half the time of the join).
+        let from_where = match filter.scope {
             ProjectScope::All => format!(
-                "SELECT COUNT(*) FROM repositories r WHERE r.project_id IS NOT NULL{}",
+                "FROM repositories r WHERE r.project_id IS NOT NULL{}",
                 w.sql().replacen(" WHERE ", " AND ", 1)
             ),
-            ProjectScope::Visible { .. } => {
-                format!("SELECT COUNT(*) {FROM_REPOSITORIES}{}", w.sql())
-            }
+            ProjectScope::Visible { .. } => format!("{FROM_REPOSITORIES}{}", w.sql()),
         };
+        // Counted before the LIMIT placeholders join the bind list.
+        let count_sql = format!("SELECT COUNT(*) {from_where}");
         let total: i64 = with_reader!(self, pool => {
             bind_all!(sqlx::query_scalar::<_, i64>(&count_sql), &w.binds)
                 .fetch_one(pool)
                 .await?
         });
-        let conditions = w.sql();
         let order = order_by(sort, sort_column, "r.id");
         // A deep page is taken from the far end of the order: the sort then keeps at most
         // half the rows (see `from_far_end`); the outer query restores the order.
@@ -156,10 +161,9 @@ impl Database {
         let sql = format!(
             "SELECT r.id, r.project_id, r.name, r.description, {} AS artifact_count, \
              r.pull_count, r.created_at, r.updated_at FROM (\
-             SELECT r.id, p.project_id, r.name, r.description, r.pull_count, r.created_at, \
-             r.updated_at {}{conditions}{page_order}{limit}) r{order}",
+             SELECT r.id, r.project_id, r.name, r.description, r.pull_count, r.created_at, \
+             r.updated_at, r.nested_artifacts {from_where}{page_order}{limit}) r{order}",
             artifact_count(),
-            FROM_REPOSITORIES
         );
         let rows = with_reader!(self, pool => {
             bind_all!(sqlx::query_as::<_, RepositoryRow>(&sql), &w.binds)
