@@ -94,19 +94,19 @@ pub async fn build(config: &Config) -> anyhow::Result<App> {
         .await
         .context("opening blob storage")?;
 
-    let key_pem = {
-        let (_, fresh_pem) =
-            token_auth::SigningKey::generate().context("generating a token signing key")?;
-        db.get_or_create_setting(SIGNING_KEY_SETTING, &fresh_pem)
-            .await
-            .context("loading the token signing key")?
-    };
+    let key_pem = shared_secret(&db, SIGNING_KEY_SETTING, || {
+        let (_, pem) = token_auth::SigningKey::generate()?;
+        Ok(pem)
+    })
+    .await
+    .context("loading the token signing key")?;
     let signing_key =
         token_auth::SigningKey::from_pem(&key_pem).context("reading the token signing key")?;
-    let robot_key = db
-        .get_or_create_setting(ROBOT_KEY_SETTING, &token_auth::generate_robot_key())
-        .await
-        .context("loading the robot secret key")?;
+    let robot_key = shared_secret(&db, ROBOT_KEY_SETTING, || {
+        Ok(token_auth::generate_robot_key())
+    })
+    .await
+    .context("loading the robot secret key")?;
     let directory: Arc<dyn token_auth::rbac::AccessDirectory> = Arc::new(db.clone());
     let accounts = token_auth::Accounts::new(
         Arc::new(credentials::UserCredentials::new(db.clone())),
@@ -161,6 +161,21 @@ pub struct App {
     pub router: Router,
     pub registry: Registry,
     flusher: activity::Flusher,
+}
+
+/// The secret every replica shares under `key` in the settings table: read it, or on
+/// first start make one and store it (a replica starting at the same moment may win;
+/// then its value is the one returned). Reading first means a restart generates no key
+/// (the first use of the crypto library's random generator seeds it, about 20 ms).
+async fn shared_secret(
+    db: &projects::Database,
+    key: &str,
+    make: impl FnOnce() -> anyhow::Result<String>,
+) -> anyhow::Result<String> {
+    if let Some(value) = db.setting(key).await? {
+        return Ok(value);
+    }
+    Ok(db.get_or_create_setting(key, &make()?).await?)
 }
 
 async fn open_database(config: &Config) -> anyhow::Result<projects::Database> {

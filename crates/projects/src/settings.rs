@@ -1,9 +1,19 @@
 //! Settings: small values every replica must agree on, such as the token signing key.
 
-use crate::db::{Database, with_transaction};
+use crate::db::{Database, with_reader, with_transaction};
 use crate::error::DbError;
 
 impl Database {
+    /// The value stored under `key`, if any.
+    pub async fn setting(&self, key: &str) -> Result<Option<String>, DbError> {
+        Ok(with_reader!(self, pool => {
+            sqlx::query_scalar::<_, String>("SELECT value FROM settings WHERE key = $1")
+                .bind(key)
+                .fetch_optional(pool)
+                .await?
+        }))
+    }
+
     /// The stored value of `key`, storing `value_if_absent` first if there is none.
     /// Atomic: replicas racing on an empty database all get the one value that won, e.g.
     /// each proposes a fresh signing key and all end up signing with the same one.
