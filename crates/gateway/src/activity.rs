@@ -22,7 +22,7 @@ const FLUSH_EVERY: Duration = Duration::from_secs(1);
 const MAX_BATCH: usize = 1024;
 /// How often the per-connection audit counters are folded together (see
 /// `Database::compact_audit_counts`); each pooled Postgres connection adds one row per
-/// project it records for, and connections are replaced over time.
+/// project, second and block it records for, and connections are replaced over time.
 const COMPACT_COUNTS_EVERY: Duration = Duration::from_secs(600);
 
 /// One thing to record.

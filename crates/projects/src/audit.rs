@@ -238,11 +238,12 @@ impl Database {
     }
 
     /// Folds the audit counters that Postgres backends keep per process into one row per
-    /// project, second or block, so rows of connections long closed do not accumulate. Rows a running
-    /// transaction holds are skipped (folded next time), so this never waits for or
-    /// blocks a writer; concurrent calls (other replicas) serialise on an advisory lock.
-    /// Returns how many rows were folded; SQLite keeps a single row per project and has
-    /// nothing to fold.
+    /// project, second or block, so rows of connections long closed do not accumulate.
+    /// Rows a running transaction holds are skipped (folded next time), so this never
+    /// waits for or blocks a writer; concurrent calls (other replicas) serialise on an
+    /// advisory lock.
+    /// Returns how many rows were folded; SQLite keeps a single row per project, second
+    /// and block and has nothing to fold.
     pub async fn compact_audit_counts(&self) -> Result<u64, DbError> {
         /// `pg_try_advisory_xact_lock` key: "berth audit counts" folded into an i64.
         const LOCK_KEY: i64 = 0x6265_7274_6861_6301;
