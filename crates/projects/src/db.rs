@@ -30,6 +30,8 @@ const SQLITE_READERS: u32 = 4;
 /// Postgres connections per process. Several replicas share one server, whose default
 /// `max_connections` is 100.
 const POSTGRES_MAX_CONNECTIONS: u32 = 16;
+/// A pooled Postgres connection idle this long is pinged before it serves a statement.
+const PING_IF_IDLE_FOR: Duration = Duration::from_secs(10);
 /// How long a request waits for a free pooled connection before failing "unavailable".
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -210,9 +212,22 @@ async fn connect_sqlite(url: &str) -> Result<Backend, DbError> {
 }
 
 async fn connect_postgres(url: &str) -> Result<Backend, DbError> {
+    // sqlx pings every connection it takes from the pool by default: a second round trip
+    // for each statement. A connection that was busy moments ago is as good as the
+    // statement that will tell; only one idle for a while (possibly cut by a Postgres
+    // restart or a network timeout) is pinged, and a broken one is replaced before use.
     let pool = PgPoolOptions::new()
         .max_connections(POSTGRES_MAX_CONNECTIONS)
         .acquire_timeout(ACQUIRE_TIMEOUT)
+        .test_before_acquire(false)
+        .before_acquire(|conn, meta| {
+            Box::pin(async move {
+                if meta.idle_for >= PING_IF_IDLE_FOR {
+                    conn.ping().await?;
+                }
+                Ok(true)
+            })
+        })
         .connect(url)
         .await?;
     Ok(Backend::Postgres(pool))

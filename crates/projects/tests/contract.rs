@@ -984,3 +984,71 @@ async fn in_memory_sqlite_works() {
     assert_eq!(db.repository_blob(&r, &d).await.unwrap(), Some(1));
     assert_eq!(db.list_repositories(None, 10).await.unwrap(), vec!["mem"]);
 }
+
+/// Pooled Postgres connections are not pinged before each statement (only after ten
+/// idle seconds), so when the server drops them all at once (a restart, a failover) a
+/// request may meet a dead one: that request is answered "unavailable" (503, retry), the
+/// dead connection is discarded, and the pool recovers with new ones.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_pool_recovers_when_the_server_drops_its_connections() {
+    support::run(support::Backend::Postgres, |url| async move {
+        use sqlx::Connection;
+        let db = open(&url).await;
+        let r = repo("lib/app");
+        let d = link_blob(&db, &r, b"x").await;
+        // Several pooled connections in use at once, then idle in the pool.
+        let reads: Vec<_> = (0..6)
+            .map(|_| {
+                let db = db.clone();
+                let r = r.clone();
+                let d = d.clone();
+                tokio::spawn(async move { db.repository_blob(&r, &d).await })
+            })
+            .collect();
+        for read in reads {
+            assert_eq!(read.await.expect("task").expect("read"), Some(1));
+        }
+
+        let mut admin = sqlx::PgConnection::connect(&url).await.expect("connect");
+        let dropped: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+             WHERE datname = current_database() AND pid <> pg_backend_pid()) t",
+        )
+        .fetch_one(&mut admin)
+        .await
+        .expect("terminate");
+        assert!(dropped >= 1, "no pooled connection to drop");
+
+        let mut failures = 0;
+        let mut recovered = false;
+        for _ in 0..40 {
+            match db.repository_blob(&r, &d).await {
+                Ok(found) => {
+                    assert_eq!(found, Some(1));
+                    recovered = true;
+                    break;
+                }
+                Err(err) => {
+                    assert!(
+                        matches!(err, BackendError::Unavailable(_)),
+                        "a dropped connection is a 503: {err:?}"
+                    );
+                    failures += 1;
+                }
+            }
+        }
+        assert!(
+            recovered,
+            "the pool did not recover after {failures} failures"
+        );
+        assert!(
+            failures <= dropped,
+            "{failures} failures for {dropped} dropped connections"
+        );
+        // And stays healthy.
+        for _ in 0..10 {
+            assert_eq!(db.repository_blob(&r, &d).await.unwrap(), Some(1));
+        }
+    })
+    .await;
+}
