@@ -66,13 +66,15 @@ impl AuditFilter {
     }
 }
 
-/// The tables of audit counters and the column each counts by: per project (the
+/// The tables of counters and the column each counts by: audit records per project (the
 /// listing totals, migration 0006), per second and per block of 4,096 seconds (the
-/// positions of the whole log, migration 0008). Each has a `slot` and an `n` column.
-const COUNTER_TABLES: [(&str, &str); 3] = [
+/// positions of the whole log, migration 0008), and repositories per project (0011).
+/// Each has a `slot` and an `n` column.
+const COUNTER_TABLES: [(&str, &str); 4] = [
     ("audit_log_counts", "project_id"),
     ("audit_log_seconds", "op_time"),
     ("audit_log_blocks", "block"),
+    ("project_repository_counts", "project_id"),
 ];
 
 /// The ids of the page of the whole log, newest first, that starts at position `offset`
@@ -237,13 +239,14 @@ impl Database {
         }))
     }
 
-    /// Folds the audit counters that Postgres backends keep per process into one row per
-    /// project, second or block, so rows of connections long closed do not accumulate.
+    /// Folds the counters that Postgres backends keep per process ([`COUNTER_TABLES`]:
+    /// audit records, and repositories per project) into one row per key, so rows of
+    /// connections long closed do not accumulate.
     /// Rows a running transaction holds are skipped (folded next time), so this never
     /// waits for or blocks a writer; concurrent calls (other replicas) serialise on an
     /// advisory lock.
-    /// Returns how many rows were folded; SQLite keeps a single row per project, second
-    /// and block and has nothing to fold.
+    /// Returns how many rows were folded; SQLite keeps a single row per key and has
+    /// nothing to fold.
     pub async fn compact_audit_counts(&self) -> Result<u64, DbError> {
         /// `pg_try_advisory_xact_lock` key: "berth audit counts" folded into an i64.
         const LOCK_KEY: i64 = 0x6265_7274_6861_6301;

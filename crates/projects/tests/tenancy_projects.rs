@@ -51,6 +51,7 @@ contract!(
     repositories_by_scope_project_and_name,
     migration_places_existing_repositories_in_their_projects,
     migration_marks_repositories_where_artifacts_nest,
+    repository_counts_follow_pushes_adoption_and_deletion,
     delete_repository_takes_everything_in_it,
     artifacts_with_tags_children_and_sizes,
     artifact_tags_create_list_delete,
@@ -877,6 +878,62 @@ async fn migration_marks_repositories_where_artifacts_nest(url: String) {
         .map(|r| (r.name.as_str(), r.artifact_count))
         .collect();
     assert_eq!(counts, [("a/indexed", 1), ("a/plain", 2), ("a/signed", 2)]);
+}
+
+/// Each project's repo_count and the total of all repositories come from counters the
+/// database keeps (migration 0011). They must follow every way a repository appears,
+/// moves or goes: first pushes (several at once, which on Postgres use several
+/// connections and so several counter rows), a project created after repositories under
+/// its name, repository deletion, and folding the counter rows.
+async fn repository_counts_follow_pushes_adoption_and_deletion(url: String) {
+    let db = open(&url).await;
+    let a = project(&db, "a", None, false).await;
+    let b = project(&db, "b", None, false).await;
+    let pushes: Vec<_> = (0..12)
+        .map(|i| {
+            let db = db.clone();
+            let name = format!("{}/app{i}", if i % 3 == 0 { "b" } else { "a" });
+            tokio::spawn(async move { blob(&db, &repo(&name), b"layer").await })
+        })
+        .collect();
+    for push in pushes {
+        push.await.expect("push");
+    }
+    // Outside every project until "c" exists.
+    blob(&db, &repo("c/early"), b"x").await;
+    blob(&db, &repo("c/early2"), b"x").await;
+    blob(&db, &repo("loose"), b"x").await;
+
+    let all = RepositoryFilter {
+        scope: ProjectScope::All,
+        project: None,
+        name: None,
+    };
+    let check = async |db: &Database, expect: &[(i64, u64)], total: u64| {
+        for (id, n) in expect {
+            let p = db.project_by_id(*id).await.unwrap().expect("project");
+            assert_eq!(p.repo_count, *n, "project {}", p.name);
+        }
+        let (found, listed) = db
+            .list_repository_infos(&all, &[], Window::ALL)
+            .await
+            .unwrap();
+        assert_eq!((listed, found.len() as u64), (total, total));
+    };
+    check(&db, &[(a, 8), (b, 4)], 12).await;
+
+    let c = project(&db, "c", None, false).await;
+    check(&db, &[(a, 8), (b, 4), (c, 2)], 14).await;
+
+    assert!(db.delete_repository("a/app1").await.unwrap().is_some());
+    assert!(db.delete_repository("c/early").await.unwrap().is_some());
+    check(&db, &[(a, 7), (b, 4), (c, 1)], 12).await;
+
+    db.compact_audit_counts().await.unwrap();
+    check(&db, &[(a, 7), (b, 4), (c, 1)], 12).await;
+    // A project with no repository left counts none.
+    assert!(db.delete_repository("c/early2").await.unwrap().is_some());
+    check(&db, &[(c, 0)], 11).await;
 }
 
 async fn delete_repository_takes_everything_in_it(url: String) {

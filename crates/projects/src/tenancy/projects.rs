@@ -177,9 +177,12 @@ struct MetadataRow {
 /// Harbor's role id of a project admin (`projectAdmin`), given to a project's creator.
 const PROJECT_ADMIN_ROLE: i64 = 1;
 
+/// Projects with their owner's name and their number of repositories, read from the
+/// per-project counters the database keeps (migration 0011) rather than counted.
 const SELECT_PROJECTS: &str = "SELECT p.project_id, p.name, p.owner_id, \
      u.username AS owner_name, p.created_at, p.updated_at, \
-     (SELECT COUNT(*) FROM repositories r WHERE r.project_id = p.project_id) AS repo_count \
+     (SELECT CAST(COALESCE(SUM(c.n), 0) AS BIGINT) FROM project_repository_counts c \
+      WHERE c.project_id = p.project_id) AS repo_count \
      FROM projects p LEFT JOIN users u ON u.id = p.owner_id";
 
 impl Database {

@@ -174,8 +174,16 @@ impl Database {
             ),
             ProjectScope::Visible { .. } => format!("{FROM_REPOSITORIES}{}", w.sql()),
         };
-        // Counted before the LIMIT placeholders join the bind list.
-        let count_sql = format!("SELECT COUNT(*) {from_where}");
+        // Counted before the LIMIT placeholders join the bind list. The whole listing's
+        // total is the sum of the per-project counters (migration 0011).
+        let count_sql = if matches!(filter.scope, ProjectScope::All)
+            && filter.project.is_none()
+            && filter.name.is_none()
+        {
+            "SELECT CAST(COALESCE(SUM(n), 0) AS BIGINT) FROM project_repository_counts".to_owned()
+        } else {
+            format!("SELECT COUNT(*) {from_where}")
+        };
         let total: i64 = with_reader!(self, pool => {
             bind_all!(sqlx::query_scalar::<_, i64>(&count_sql), &w.binds)
                 .fetch_one(pool)
