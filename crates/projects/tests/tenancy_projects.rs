@@ -751,6 +751,26 @@ async fn postgres_first_push_racing_its_project_deletion_is_retryable() {
 }
 
 /// Migration 0007 gives the repositories that existed before it their project, by name.
+/// Every repository inside a project (of `project` only, if given), by name, and the
+/// listing's total, as an administrator sees them.
+async fn repositories_by_name(
+    db: &Database,
+    project: Option<&str>,
+) -> (Vec<projects::RepositoryInfo>, u64) {
+    let filter = RepositoryFilter {
+        scope: ProjectScope::All,
+        project: project.map(str::to_owned),
+        name: None,
+    };
+    let by_name = [SortKey {
+        field: RepositorySortField::Name,
+        descending: false,
+    }];
+    db.list_repository_infos(&filter, &by_name, Window::ALL)
+        .await
+        .unwrap()
+}
+
 /// Brings a fresh database to the schema before migration `version` (e.g. "0007") and
 /// runs `seed` on it, as a database of an earlier release would be.
 async fn migrate_before(url: &str, version: &str, seed: &[&str]) {
@@ -808,19 +828,7 @@ async fn migration_places_existing_repositories_in_their_projects(url: String) {
     let db = open(&url).await;
     let a = db.project_by_name("a").await.unwrap().expect("project a");
     assert_eq!(a.repo_count, 2);
-    let everything = RepositoryFilter {
-        scope: ProjectScope::All,
-        project: None,
-        name: None,
-    };
-    let by_name = [SortKey {
-        field: RepositorySortField::Name,
-        descending: false,
-    }];
-    let (found, total) = db
-        .list_repository_infos(&everything, &by_name, Window::ALL)
-        .await
-        .unwrap();
+    let (found, total) = repositories_by_name(&db, None).await;
     let listed: Vec<(&str, i64)> = found
         .iter()
         .map(|r| (r.name.as_str(), r.project_id))
@@ -860,19 +868,7 @@ async fn migration_marks_repositories_where_artifacts_nest(url: String) {
     migrate_before(&url, "0009", &seed).await;
 
     let db = open(&url).await;
-    let in_a = RepositoryFilter {
-        scope: ProjectScope::All,
-        project: Some("a".to_owned()),
-        name: None,
-    };
-    let by_name = [SortKey {
-        field: RepositorySortField::Name,
-        descending: false,
-    }];
-    let (found, _) = db
-        .list_repository_infos(&in_a, &by_name, Window::ALL)
-        .await
-        .unwrap();
+    let (found, _) = repositories_by_name(&db, Some("a")).await;
     let counts: Vec<(&str, u64)> = found
         .iter()
         .map(|r| (r.name.as_str(), r.artifact_count))
