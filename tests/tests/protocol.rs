@@ -1013,7 +1013,8 @@ async fn wrong_digest_is_rejected_and_leaves_no_blob(backend: Backend) {
     let client = server.client();
     let repo = unique_repo("bad-digest");
     let blob = Blob::random(20_000);
-    let claimed = sha256_digest(b"what the client claims");
+    let claimed_content = b"what the client claims";
+    let claimed = sha256_digest(claimed_content);
 
     let location = client.start_upload(&repo).await.location().to_owned();
     client
@@ -1025,6 +1026,21 @@ async fn wrong_digest_is_rejected_and_leaves_no_blob(backend: Backend) {
         .expect_error(400, "DIGEST_INVALID");
     expect_blob_absent(&client, &repo, &claimed).await;
     expect_blob_absent(&client, &repo, &blob.digest).await;
+    // Nothing of the refused bytes was kept under the claimed digest either: the real
+    // content of that digest, pushed now, is what comes back (a blob store that finds a
+    // blob already at that key keeps it, so stored wrong bytes would be served here).
+    let location = client.start_upload(&repo).await.location().to_owned();
+    client
+        .put(&with_query(&location, "digest", &claimed))
+        .content_type(OCTETS)
+        .body(claimed_content.to_vec())
+        .send()
+        .await
+        .expect_status(201);
+    assert_eq!(
+        client.get_blob_verified(&repo, &claimed).await.as_ref(),
+        claimed_content
+    );
 
     // Digests that are not digests at all.
     for bad in ["sha256:xyz", "sha256:", "nodigest"] {
@@ -1093,6 +1109,12 @@ async fn truncated_or_overlong_body_leaves_no_blob(backend: Backend) {
     expect_blob_absent(&client, &repo, &blob.digest).await;
     let first_half = sha256_digest(&blob.data[..half]);
     expect_blob_absent(&client, &repo, &first_half).await;
+    // Neither attempt left bytes under the blob's digest: pushed whole now, it reads back.
+    client.upload_blob(&repo, &blob).await.expect_status(201);
+    assert_eq!(
+        client.get_blob_verified(&repo, &blob.digest).await,
+        blob.data
+    );
 
     // A truncated chunk does not advance the upload either.
     let location = client.start_upload(&repo).await.location().to_owned();

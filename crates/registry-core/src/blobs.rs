@@ -74,6 +74,22 @@ pub trait BlobStore: Send + Sync + 'static {
         digest: &Digest,
     ) -> Result<(), BackendError>;
 
+    /// Makes `digest` a final blob from `body` in one step, for an upload that staged
+    /// nothing before the request that brings all its bytes and names its digest (a
+    /// monolithic `PUT` or `POST ?digest=`). The caller checks the bytes as they stream
+    /// and fails the stream's last item when they are not exactly the blob; the blob
+    /// becomes visible only if the whole stream ends without error, and whatever was
+    /// written is then removed or was never visible. If the blob exists already, the body
+    /// is still read to its end (so the check runs) and nothing is written. Staging space
+    /// of `upload_id` may be used on the way; on failure [`Self::delete_upload`] clears it.
+    /// Returns the number of bytes read.
+    async fn write_blob(
+        &self,
+        upload_id: &str,
+        digest: &Digest,
+        body: ByteStream,
+    ) -> Result<u64, BackendError>;
+
     /// Removes every staged part of an upload (cancelled or abandoned). Idempotent.
     async fn delete_upload(&self, upload_id: &str) -> Result<(), BackendError>;
 

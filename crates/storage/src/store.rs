@@ -121,6 +121,20 @@ impl ObjectBlobStore {
     }
 }
 
+/// The part id under which [`BlobStore::write_blob`] stages a whole body on the
+/// filesystem (part ids name nothing there, but are checked like any other).
+const WHOLE_BODY_PART: &str = "whole";
+
+/// Reads `body` to its end without keeping it: the blob exists already, but the caller's
+/// check of the bytes runs as they stream, and the client sent them.
+async fn drain(mut body: ByteStream) -> Result<u64, BackendError> {
+    let mut read = 0u64;
+    while let Some(chunk) = body.next().await {
+        read += chunk.map_err(body_error)?.len() as u64;
+    }
+    Ok(read)
+}
+
 /// Opens one staged part for reading. A named `async fn` (rather than a closure) keeps the
 /// future's lifetimes simple enough for the compiler to see it is `Send`.
 async fn open_part(
@@ -185,6 +199,46 @@ impl BlobStore for ObjectBlobStore {
             tracing::warn!(upload = upload_id, error = %err, "could not remove staged upload parts");
         }
         Ok(())
+    }
+
+    async fn write_blob(
+        &self,
+        upload_id: &str,
+        digest: &Digest,
+        body: ByteStream,
+    ) -> Result<u64, BackendError> {
+        let dest = layout::blob_path(digest);
+        // On the filesystem the body is appended to the upload's data file and renamed,
+        // as a staged upload is: a rename costs nothing, and the file is synced before.
+        if let Some(root) = &self.fs_root {
+            let size = crate::local::append(root, upload_id, 0, body).await?;
+            let part = StagedPart {
+                id: WHOLE_BODY_PART.to_owned(),
+                size,
+            };
+            crate::local::commit(root, upload_id, &[part], &dest).await?;
+            return Ok(size);
+        }
+        // Object stores have no rename: staging the body and copying it to the blob's key
+        // at commit wrote every byte twice (a server-side copy of 512 MiB took SeaweedFS
+        // 1.2 s). Streamed straight to the blob's key, the object appears only when the
+        // (multipart) write completes, after the caller's check passed.
+        layout::upload_prefix(upload_id)?;
+        match self.store.head(&dest).await {
+            Ok(_) => drain(body).await,
+            Err(object_store::Error::NotFound { .. }) => {
+                write_stream(
+                    self.store.as_ref(),
+                    &dest,
+                    self.tuning,
+                    body,
+                    body_error,
+                    None,
+                )
+                .await
+            }
+            Err(err) => Err(backend_error(err)),
+        }
     }
 
     async fn delete_upload(&self, upload_id: &str) -> Result<(), BackendError> {

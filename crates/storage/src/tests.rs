@@ -566,6 +566,103 @@ async fn cancelled_write_leaves_nothing(fx: &Fixture) {
     assert_upload_gone(fx, &upload).await;
 }
 
+/// `data` in uneven pieces, then a failing item: how a monolithic upload's stream ends
+/// when its bytes are not the blob its digest names.
+fn failing_at_the_end(data: &[u8]) -> ByteStream {
+    let pieces: Vec<Result<Bytes, std::io::Error>> = data
+        .chunks(777)
+        .map(|piece| Ok(Bytes::copy_from_slice(piece)))
+        .chain([Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            "the body is not the blob its digest names",
+        ))])
+        .collect();
+    stream::iter(pieces).boxed()
+}
+
+async fn write_blob_publishes_the_body(fx: &Fixture) {
+    // Above the multipart chunk (1000 bytes here) and within it.
+    for (len, seed) in [(4500, 30), (600, 31)] {
+        let upload = upload_id();
+        let data = pattern(len, seed);
+        let digest = digest_of(&data);
+        let pieces: Vec<&[u8]> = data.chunks(777).collect();
+        let written = fx
+            .blobs
+            .write_blob(&upload, &digest, body(&pieces))
+            .await
+            .unwrap();
+        assert_eq!(written, len as u64);
+        assert_eq!(fx.blobs.blob_size(&digest).await.unwrap(), Some(len as u64));
+        assert_eq!(
+            collect(fx.blobs.read(&digest, None).await.unwrap()).await,
+            data
+        );
+        assert_upload_gone(fx, &upload).await;
+    }
+}
+
+async fn write_blob_failing_at_the_end_publishes_nothing(fx: &Fixture) {
+    for (len, seed) in [(4500, 32), (600, 33), (0, 34)] {
+        let upload = upload_id();
+        let data = pattern(len, seed);
+        let digest = digest_of(&data);
+        let result = fx
+            .blobs
+            .write_blob(&upload, &digest, failing_at_the_end(&data))
+            .await;
+        assert!(
+            matches!(&result, Err(BackendError::Body(m)) if m.contains("not the blob")),
+            "{result:?}"
+        );
+        assert_eq!(
+            fx.blobs.blob_size(&digest).await.unwrap(),
+            None,
+            "{len} bytes"
+        );
+        assert_eq!(keys_under(fx, "blobs").await, Vec::<String>::new());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        fx.blobs.delete_upload(&upload).await.unwrap();
+        assert_upload_gone(fx, &upload).await;
+    }
+}
+
+async fn write_blob_of_an_existing_blob_keeps_it(fx: &Fixture) {
+    let data = pattern(2500, 35);
+    let digest = digest_of(&data);
+    let first = upload_id();
+    let part = stage(fx, &first, "first", &data).await;
+    fx.blobs.commit(&first, &[part], &digest).await.unwrap();
+    let hex = digest.hex();
+    let key = Path::from(format!("blobs/sha256/{}/{hex}", &hex[..2]));
+    let before = fx.raw.head(&key).await.unwrap();
+
+    // Read to the end (where a monolithic upload's check runs), and not written again.
+    let again = upload_id();
+    let pieces: Vec<&[u8]> = data.chunks(777).collect();
+    let read = fx
+        .blobs
+        .write_blob(&again, &digest, body(&pieces))
+        .await
+        .unwrap();
+    assert_eq!(read, 2500);
+    assert_upload_gone(fx, &again).await;
+    let failed = fx
+        .blobs
+        .write_blob(&upload_id(), &digest, failing_at_the_end(&data))
+        .await;
+    assert!(matches!(&failed, Err(BackendError::Body(_))), "{failed:?}");
+    let after = fx.raw.head(&key).await.unwrap();
+    assert_eq!(
+        (after.e_tag, after.last_modified),
+        (before.e_tag, before.last_modified)
+    );
+    assert_eq!(
+        collect(fx.blobs.read(&digest, None).await.unwrap()).await,
+        data
+    );
+}
+
 async fn invalid_ids_are_rejected(fx: &Fixture) {
     let digest = digest_of(b"x");
     for bad in ["", "../etc", "a/b", "a.b", "a#1", "sp ace"] {
@@ -628,6 +725,9 @@ backend_tests!(
     delete_upload_removes_only_that_upload,
     failing_body_aborts_and_leaves_nothing,
     cancelled_write_leaves_nothing,
+    write_blob_publishes_the_body,
+    write_blob_failing_at_the_end_publishes_nothing,
+    write_blob_of_an_existing_blob_keeps_it,
     invalid_ids_are_rejected,
     ping_answers,
 );
@@ -641,6 +741,10 @@ backend_tests!(
 struct Recording {
     inner: InMemory,
     started: AtomicUsize,
+    /// Single-request writes.
+    puts: AtomicUsize,
+    /// Server-side copies.
+    copies: AtomicUsize,
     completed: Arc<AtomicUsize>,
     aborted: Arc<AtomicUsize>,
 }
@@ -683,6 +787,7 @@ impl ObjectStore for Recording {
         payload: PutPayload,
         opts: PutOptions,
     ) -> object_store::Result<PutResult> {
+        self.puts.fetch_add(1, Ordering::SeqCst);
         self.inner.put_opts(location, payload, opts).await
     }
 
@@ -728,6 +833,7 @@ impl ObjectStore for Recording {
         to: &Path,
         options: CopyOptions,
     ) -> object_store::Result<()> {
+        self.copies.fetch_add(1, Ordering::SeqCst);
         self.inner.copy_opts(from, to, options).await
     }
 }
@@ -764,11 +870,6 @@ async fn every_multipart_upload_is_completed_or_aborted() {
             size: b,
         },
     ];
-    let whole = [pattern(2500, 20), pattern(10, 21)].concat();
-    blobs
-        .commit(&upload, &parts, &digest_of(&whole))
-        .await
-        .unwrap();
     // A concatenation that finds a part of the wrong size must not publish a blob.
     let wrong = [
         StagedPart {
@@ -783,10 +884,54 @@ async fn every_multipart_upload_is_completed_or_aborted() {
             .await
             .is_err()
     );
+    let whole = [pattern(2500, 20), pattern(10, 21)].concat();
+    blobs
+        .commit(&upload, &parts, &digest_of(&whole))
+        .await
+        .unwrap();
 
-    assert_eq!(rec.started.load(Ordering::SeqCst), 5);
-    assert_eq!(rec.completed.load(Ordering::SeqCst), 3);
+    // Multipart: part a, the failed part c, the wrong and the right concatenation. The
+    // 10-byte part b fits in one chunk and went up in a single PUT.
+    assert_eq!(rec.started.load(Ordering::SeqCst), 4);
+    assert_eq!(rec.completed.load(Ordering::SeqCst), 2);
     assert_eq!(rec.aborted.load(Ordering::SeqCst), 2);
+    assert_eq!(rec.puts.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test]
+async fn a_blob_written_in_one_step_is_written_once() {
+    let (rec, blobs) = recording();
+    let large = pattern(4500, 23);
+    let small = pattern(600, 24);
+    for data in [&large, &small] {
+        blobs
+            .write_blob(&upload_id(), &digest_of(data), body(&[data]))
+            .await
+            .unwrap();
+    }
+    // The large blob through one multipart upload, the small one in one PUT, straight to
+    // their keys: nothing staged, nothing copied.
+    assert_eq!(rec.started.load(Ordering::SeqCst), 1);
+    assert_eq!(rec.completed.load(Ordering::SeqCst), 1);
+    assert_eq!(rec.puts.load(Ordering::SeqCst), 1);
+    assert_eq!(rec.copies.load(Ordering::SeqCst), 0);
+
+    // A staged upload of the same size is copied to its key at commit.
+    let upload = upload_id();
+    let data = pattern(4500, 25);
+    let size = blobs
+        .write_part(&upload, "p", 0, body(&[&data]))
+        .await
+        .unwrap();
+    let part = StagedPart {
+        id: "p".into(),
+        size,
+    };
+    blobs
+        .commit(&upload, &[part], &digest_of(&data))
+        .await
+        .unwrap();
+    assert_eq!(rec.copies.load(Ordering::SeqCst), 1);
 }
 
 #[tokio::test]

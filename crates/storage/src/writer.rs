@@ -1,15 +1,18 @@
 //! Streaming a byte stream into one object with bounded memory.
 //!
-//! Bytes are cut into fixed-size chunks that are uploaded as multipart parts while the next
-//! chunk fills, with at most a few parts in flight, so memory stays around
-//! `chunk_size * (max_in_flight + 1)` whatever the length of the stream. The object only
-//! becomes visible when the multipart upload completes; every failure (and a dropped,
-//! i.e. cancelled, write) aborts the upload so no parts are left behind.
+//! A stream that ends within its first chunk goes up in one `PUT`: one request where a
+//! multipart upload takes three (create, part, complete), which is most of the cost of
+//! the small blobs of an image. Longer streams are cut into fixed-size chunks that are
+//! uploaded as multipart parts while the next chunk fills, with at most a few parts in
+//! flight, so memory stays around `chunk_size * (max_in_flight + 1)` whatever the length
+//! of the stream. Either way the object only becomes visible once the stream has ended
+//! without error; every failure (and a dropped, i.e. cancelled, write) aborts the
+//! multipart upload so no parts are left behind.
 
 use bytes::Bytes;
 use futures::{Stream, StreamExt};
 use object_store::path::Path;
-use object_store::{ObjectStore, ObjectStoreExt, WriteMultipart};
+use object_store::{ObjectStore, ObjectStoreExt, PutPayload, WriteMultipart};
 use registry_core::BackendError;
 
 use crate::error::backend_error;
@@ -48,18 +51,56 @@ pub(crate) async fn write_stream<S, E>(
 where
     S: Stream<Item = Result<Bytes, E>>,
 {
+    let mut source = std::pin::pin!(source);
+    let check_len = |written: u64| match expected_len {
+        Some(expected) if expected != written => Err(BackendError::Other(format!(
+            "{path}: expected {expected} bytes, the source had {written}"
+        ))),
+        _ => Ok(()),
+    };
+
+    // The first chunk's worth is gathered before anything is sent.
+    let mut first: Vec<Bytes> = Vec::new();
+    let mut written: u64 = 0;
+    let ended = loop {
+        if written > tuning.chunk_size as u64 {
+            break false;
+        }
+        match source.next().await {
+            Some(item) => {
+                let bytes = item.map_err(&source_error)?;
+                written += bytes.len() as u64;
+                first.push(bytes);
+            }
+            None => break true,
+        }
+    };
+    if ended {
+        check_len(written)?;
+        let payload: PutPayload = first.into_iter().collect();
+        store.put(path, payload).await.map_err(backend_error)?;
+        return Ok(written);
+    }
+
     let upload = store.put_multipart(path).await.map_err(backend_error)?;
     let mut writer = AbortOnDrop(Some(WriteMultipart::new_with_chunk_size(
         upload,
         tuning.chunk_size,
     )));
-    let mut written: u64 = 0;
-    let mut source = std::pin::pin!(source);
-
     let outcome = async {
-        while let Some(item) = source.next().await {
-            let mut bytes = item.map_err(&source_error)?;
-            written += bytes.len() as u64;
+        let mut gathered = first.into_iter();
+        loop {
+            let mut bytes = match gathered.next() {
+                Some(bytes) => bytes,
+                None => match source.next().await {
+                    Some(item) => {
+                        let bytes = item.map_err(&source_error)?;
+                        written += bytes.len() as u64;
+                        bytes
+                    }
+                    None => break,
+                },
+            };
             // Hand over at most one chunk at a time and wait for a free slot before each,
             // so one huge `Bytes` cannot start an unbounded number of part uploads.
             while !bytes.is_empty() {
@@ -72,12 +113,7 @@ where
                 upload.put(piece);
             }
         }
-        match expected_len {
-            Some(expected) if expected != written => Err(BackendError::Other(format!(
-                "{path}: expected {expected} bytes, the source had {written}"
-            ))),
-            _ => Ok(()),
-        }
+        check_len(written)
     }
     .await;
 

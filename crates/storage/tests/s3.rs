@@ -423,6 +423,110 @@ async fn cancelled_write_is_aborted() {
     assert!(keys_under(&prefix).await.is_empty());
 }
 
+/// The bucket key of a blob, as the layout fixes it.
+fn blob_key(digest: &Digest) -> String {
+    let hex = digest.hex();
+    format!("blobs/sha256/{}/{hex}", &hex[..2])
+}
+
+/// `body` followed by a failing item, as a monolithic upload's stream ends when its
+/// bytes are not the blob its digest names.
+fn failing_at_the_end(body: ByteStream) -> ByteStream {
+    body.chain(stream::iter([Err(std::io::Error::new(
+        std::io::ErrorKind::InvalidData,
+        "the body is not the blob its digest names",
+    ))]))
+    .boxed()
+}
+
+#[tokio::test]
+async fn write_blob_goes_straight_to_the_blob() {
+    let store = store().await;
+    // One body above the 8 MiB multipart chunk, one that goes up in a single PUT.
+    for len in [17 * MIB + 5, 3000] {
+        let upload = upload_id();
+        let seed = seed();
+        let digest = generated_digest(seed, len);
+        let written = store
+            .write_blob(&upload, &digest, generated(seed, len))
+            .await
+            .unwrap();
+        assert_eq!(written, len as u64);
+        assert_eq!(
+            read_digest(store.as_ref(), &digest).await,
+            (digest.clone(), len as u64)
+        );
+        // Nothing was staged, so nothing is left to copy or remove.
+        assert!(keys_under(&format!("_uploads/{upload}")).await.is_empty());
+        assert_eq!(pending_multipart_uploads(&blob_key(&digest)), 0);
+        store.delete_blob(&digest).await.unwrap();
+    }
+}
+
+#[tokio::test]
+async fn write_blob_failing_at_the_end_publishes_nothing() {
+    let store = store().await;
+    for len in [17 * MIB + 5, 3000] {
+        let upload = upload_id();
+        let seed = seed();
+        let digest = generated_digest(seed, len);
+        let result = store
+            .write_blob(&upload, &digest, failing_at_the_end(generated(seed, len)))
+            .await;
+        assert!(matches!(&result, Err(BackendError::Body(_))), "{result:?}");
+        assert_eq!(store.blob_size(&digest).await.unwrap(), None, "{len} bytes");
+        let head = raw_bucket().head(&Path::from(blob_key(&digest))).await;
+        assert!(matches!(head, Err(object_store::Error::NotFound { .. })));
+        // The parts uploaded before the failure went with the aborted upload.
+        assert_eq!(pending_multipart_uploads(&blob_key(&digest)), 0);
+        assert!(keys_under(&format!("_uploads/{upload}")).await.is_empty());
+    }
+}
+
+#[tokio::test]
+async fn write_blob_of_an_existing_blob_reads_the_body_and_keeps_the_blob() {
+    let store = store().await;
+    let seed = seed();
+    let len = 9 * MIB + 1;
+    let digest = generated_digest(seed, len);
+    store
+        .write_blob(&upload_id(), &digest, generated(seed, len))
+        .await
+        .unwrap();
+    let before = raw_bucket()
+        .head(&Path::from(blob_key(&digest)))
+        .await
+        .unwrap();
+
+    // The body is read (and would be checked) but not written again.
+    let again = store
+        .write_blob(&upload_id(), &digest, generated(seed, len))
+        .await
+        .unwrap();
+    assert_eq!(again, len as u64);
+    let failed = store
+        .write_blob(
+            &upload_id(),
+            &digest,
+            failing_at_the_end(generated(seed, 10)),
+        )
+        .await;
+    assert!(matches!(&failed, Err(BackendError::Body(_))), "{failed:?}");
+
+    let after = raw_bucket()
+        .head(&Path::from(blob_key(&digest)))
+        .await
+        .unwrap();
+    assert_eq!(after.last_modified, before.last_modified);
+    assert_eq!(after.e_tag, before.e_tag);
+    assert_eq!(
+        read_digest(store.as_ref(), &digest).await,
+        (digest.clone(), len as u64)
+    );
+    assert_eq!(pending_multipart_uploads(&blob_key(&digest)), 0);
+    store.delete_blob(&digest).await.unwrap();
+}
+
 /// Polls `condition` for up to ten seconds.
 async fn eventually(mut condition: impl FnMut() -> bool) -> bool {
     for _ in 0..100 {

@@ -59,6 +59,15 @@ impl ChunkRange {
 struct ChunkProgress {
     hasher: UploadHasher,
     received: u64,
+    /// Set when a whole blob's bytes turned out not to be the blob (see
+    /// [`checked_stream`]).
+    mismatch: Option<Mismatch>,
+}
+
+/// Why the bytes of a blob written in one step are not the blob the client named.
+enum Mismatch {
+    Size { declared: u64, received: u64 },
+    Digest(Digest),
 }
 
 impl Registry {
@@ -169,6 +178,7 @@ impl Registry {
         let progress = Arc::new(Mutex::new(ChunkProgress {
             hasher,
             received: 0,
+            mismatch: None,
         }));
         let stream = hashing_stream(body, progress.clone(), expected);
         let part_id = Uuid::new_v4().simple().to_string();
@@ -232,6 +242,9 @@ impl Registry {
         let mut session = match body {
             Some(body) if length != Some(0) => {
                 let expected = self.chunk_length(session, range, length)?;
+                if session.parts.is_empty() {
+                    return self.write_whole_blob(session, digest, expected, body).await;
+                }
                 match self.stage_chunk(session, expected, body).await? {
                     Some((part, hash_state)) => with_part(session, part, hash_state),
                     None => session.clone(),
@@ -276,6 +289,69 @@ impl Registry {
             )
             .await?;
         // The commit left nothing staged, so unlike a cancel there is nothing to remove.
+        Ok(())
+    }
+
+    /// Finishes an upload that staged nothing with the request that carries all of its
+    /// bytes (a monolithic upload): the store writes the blob directly, and the length
+    /// and digest are checked in the stream, so bytes that are not the named blob never
+    /// become visible (see [`BlobStore::write_blob`](crate::BlobStore::write_blob)).
+    async fn write_whole_blob(
+        &self,
+        session: &UploadSession,
+        digest: &Digest,
+        expected: Option<u64>,
+        body: ByteStream,
+    ) -> Result<(), RegistryError> {
+        let hasher = UploadHasher::restore(&session.hash_state).ok_or_else(|| {
+            BackendError::Other(format!("upload {} has a corrupt hash state", session.id))
+        })?;
+        let progress = Arc::new(Mutex::new(ChunkProgress {
+            hasher,
+            received: 0,
+            mismatch: None,
+        }));
+        let stream = checked_stream(body, progress.clone(), expected, digest.clone());
+        let written = self.blobs.write_blob(&session.id, digest, stream).await;
+        let (received, mismatch) = {
+            let mut p = progress.lock().map_err(|_| poisoned())?;
+            (p.received, p.mismatch.take())
+        };
+        match mismatch {
+            Some(Mismatch::Digest(actual)) => {
+                // The bytes can never become this blob: drop the session so nothing lingers.
+                self.discard_upload(&session.id).await;
+                return Err(RegistryError::digest_invalid(format!(
+                    "provided digest {digest} does not match uploaded content {actual}"
+                )));
+            }
+            Some(Mismatch::Size { declared, received }) => {
+                return Err(RegistryError::size_invalid(format!(
+                    "chunk declared {declared} bytes but {received} arrived"
+                )));
+            }
+            None => {}
+        }
+        let written = match written {
+            Ok(n) => n,
+            // Another request wrote to this upload first: as for an out-of-order chunk.
+            Err(BackendError::Conflict(_)) => return Err(self.range_error(session, session.offset)),
+            Err(BackendError::Body(message)) => {
+                return Err(RegistryError::size_invalid(format!(
+                    "request body could not be read completely: {message}"
+                )));
+            }
+            Err(other) => return Err(other.into()),
+        };
+        if written != received {
+            return Err(BackendError::Other(format!(
+                "storage took {written} bytes of a {received}-byte blob"
+            ))
+            .into());
+        }
+        self.meta
+            .commit_blob(&session.repository, digest, received, Some(&session.id))
+            .await?;
         Ok(())
     }
 
@@ -363,6 +439,54 @@ fn hashing_stream(
         Ok(chunk)
     })
     .boxed()
+}
+
+/// [`hashing_stream`] that, once the body has ended, fails its last item unless the body
+/// had the declared length and the digest `digest` (see [`verify_whole`]): a store
+/// writing the bytes straight to the blob then never completes the write.
+fn checked_stream(
+    body: ByteStream,
+    progress: Arc<Mutex<ChunkProgress>>,
+    expected: Option<u64>,
+    digest: Digest,
+) -> ByteStream {
+    let check = {
+        let progress = progress.clone();
+        futures::stream::once(async move { verify_whole(&progress, expected, &digest) })
+            .filter_map(|verdict| async move { verdict.err().map(Err) })
+    };
+    hashing_stream(body, progress, expected)
+        .chain(check)
+        .boxed()
+}
+
+/// Whether the whole body streamed through `progress` is the blob: the declared length
+/// (when there was one) and `digest`. A mismatch is recorded in `progress` for the
+/// answer to the client, and fails the stream.
+fn verify_whole(
+    progress: &Mutex<ChunkProgress>,
+    expected: Option<u64>,
+    digest: &Digest,
+) -> Result<(), std::io::Error> {
+    let mut p = progress
+        .lock()
+        .map_err(|_| std::io::Error::other("upload progress lock poisoned"))?;
+    let received = p.received;
+    let mismatch = match expected {
+        Some(declared) if declared != received => Mismatch::Size { declared, received },
+        _ => {
+            let actual = p.hasher.digest();
+            if actual == *digest {
+                return Ok(());
+            }
+            Mismatch::Digest(actual)
+        }
+    };
+    p.mismatch = Some(mismatch);
+    Err(std::io::Error::new(
+        std::io::ErrorKind::InvalidData,
+        "the body is not the blob its digest names",
+    ))
 }
 
 #[cfg(test)]
