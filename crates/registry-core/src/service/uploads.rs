@@ -64,6 +64,20 @@ struct ChunkProgress {
     mismatch: Option<Mismatch>,
 }
 
+impl ChunkProgress {
+    /// Progress of a chunk that continues `session`, shared with the stream it watches.
+    fn continuing(session: &UploadSession) -> Result<Arc<Mutex<Self>>, BackendError> {
+        let hasher = UploadHasher::restore(&session.hash_state).ok_or_else(|| {
+            BackendError::Other(format!("upload {} has a corrupt hash state", session.id))
+        })?;
+        Ok(Arc::new(Mutex::new(Self {
+            hasher,
+            received: 0,
+            mismatch: None,
+        })))
+    }
+}
+
 /// Why the bytes of a blob written in one step are not the blob the client named.
 enum Mismatch {
     Size { declared: u64, received: u64 },
@@ -134,6 +148,18 @@ impl Registry {
         Ok(range.map(|r| r.len()).or(length))
     }
 
+    /// The answer to a failed write of a request body into the store.
+    fn write_failure(&self, session: &UploadSession, err: BackendError) -> RegistryError {
+        match err {
+            // Another request wrote to this upload first: as for an out-of-order chunk.
+            BackendError::Conflict(_) => self.range_error(session, session.offset),
+            BackendError::Body(message) => RegistryError::size_invalid(format!(
+                "request body could not be read completely: {message}"
+            )),
+            other => other.into(),
+        }
+    }
+
     fn range_error(&self, session: &UploadSession, offset: u64) -> RegistryError {
         RegistryError::RangeNotSatisfiable {
             location: crate::http::upload_location(&session.repository, &session.id),
@@ -172,31 +198,14 @@ impl Registry {
         expected: Option<u64>,
         body: ByteStream,
     ) -> Result<Option<(StagedPart, Vec<u8>)>, RegistryError> {
-        let hasher = UploadHasher::restore(&session.hash_state).ok_or_else(|| {
-            BackendError::Other(format!("upload {} has a corrupt hash state", session.id))
-        })?;
-        let progress = Arc::new(Mutex::new(ChunkProgress {
-            hasher,
-            received: 0,
-            mismatch: None,
-        }));
+        let progress = ChunkProgress::continuing(session)?;
         let stream = hashing_stream(body, progress.clone(), expected);
         let part_id = Uuid::new_v4().simple().to_string();
-        let written = match self
+        let written = self
             .blobs
             .write_part(&session.id, &part_id, session.offset, stream)
             .await
-        {
-            Ok(n) => n,
-            // Another request wrote to this upload first: as for an out-of-order chunk.
-            Err(BackendError::Conflict(_)) => return Err(self.range_error(session, session.offset)),
-            Err(BackendError::Body(message)) => {
-                return Err(RegistryError::size_invalid(format!(
-                    "request body could not be read completely: {message}"
-                )));
-            }
-            Err(other) => return Err(other.into()),
-        };
+            .map_err(|err| self.write_failure(session, err))?;
         let (hash_state, received) = {
             let p = progress.lock().map_err(|_| poisoned())?;
             (p.hasher.save(), p.received)
@@ -303,14 +312,7 @@ impl Registry {
         expected: Option<u64>,
         body: ByteStream,
     ) -> Result<(), RegistryError> {
-        let hasher = UploadHasher::restore(&session.hash_state).ok_or_else(|| {
-            BackendError::Other(format!("upload {} has a corrupt hash state", session.id))
-        })?;
-        let progress = Arc::new(Mutex::new(ChunkProgress {
-            hasher,
-            received: 0,
-            mismatch: None,
-        }));
+        let progress = ChunkProgress::continuing(session)?;
         let stream = checked_stream(body, progress.clone(), expected, digest.clone());
         let written = self.blobs.write_blob(&session.id, digest, stream).await;
         let (received, mismatch) = {
@@ -332,17 +334,7 @@ impl Registry {
             }
             None => {}
         }
-        let written = match written {
-            Ok(n) => n,
-            // Another request wrote to this upload first: as for an out-of-order chunk.
-            Err(BackendError::Conflict(_)) => return Err(self.range_error(session, session.offset)),
-            Err(BackendError::Body(message)) => {
-                return Err(RegistryError::size_invalid(format!(
-                    "request body could not be read completely: {message}"
-                )));
-            }
-            Err(other) => return Err(other.into()),
-        };
+        let written = written.map_err(|err| self.write_failure(session, err))?;
         if written != received {
             return Err(BackendError::Other(format!(
                 "storage took {written} bytes of a {received}-byte blob"
