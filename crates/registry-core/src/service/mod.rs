@@ -4,6 +4,7 @@
 mod blobs;
 mod listing;
 mod manifests;
+mod upload_body;
 mod uploads;
 
 use std::sync::Arc;

@@ -5,11 +5,10 @@
 //! continue it. Each chunk is streamed into its own staged part while being hashed; the
 //! part is recorded only if the whole chunk arrived and the session had not moved on.
 
-use std::sync::{Arc, Mutex};
-
 use futures::StreamExt;
 use uuid::Uuid;
 
+use super::upload_body::{ChunkProgress, Mismatch, checked_stream, hashing_stream, poisoned};
 use super::{Registry, now};
 use crate::blobs::{BackendError, ByteStream, StagedPart};
 use crate::digest::Digest;
@@ -53,35 +52,6 @@ impl ChunkRange {
     pub fn is_empty(&self) -> bool {
         false
     }
-}
-
-/// Progress of one chunk as it streams through: hashed and counted on the way.
-struct ChunkProgress {
-    hasher: UploadHasher,
-    received: u64,
-    /// Set when a whole blob's bytes turned out not to be the blob (see
-    /// [`checked_stream`]).
-    mismatch: Option<Mismatch>,
-}
-
-impl ChunkProgress {
-    /// Progress of a chunk that continues `session`, shared with the stream it watches.
-    fn continuing(session: &UploadSession) -> Result<Arc<Mutex<Self>>, BackendError> {
-        let hasher = UploadHasher::restore(&session.hash_state).ok_or_else(|| {
-            BackendError::Other(format!("upload {} has a corrupt hash state", session.id))
-        })?;
-        Ok(Arc::new(Mutex::new(Self {
-            hasher,
-            received: 0,
-            mismatch: None,
-        })))
-    }
-}
-
-/// Why the bytes of a blob written in one step are not the blob the client named.
-enum Mismatch {
-    Size { declared: u64, received: u64 },
-    Digest(Digest),
 }
 
 impl Registry {
@@ -402,83 +372,6 @@ fn with_part(session: &UploadSession, part: StagedPart, hash_state: Vec<u8>) -> 
     updated.hash_state = hash_state;
     updated.parts.push(part);
     updated
-}
-
-fn poisoned() -> BackendError {
-    BackendError::Other("upload progress lock poisoned".into())
-}
-
-/// Wraps a request body so every byte is hashed and counted on its way to storage, and
-/// a body longer than declared fails instead of being stored.
-fn hashing_stream(
-    body: ByteStream,
-    progress: Arc<Mutex<ChunkProgress>>,
-    expected: Option<u64>,
-) -> ByteStream {
-    body.map(move |chunk| {
-        let chunk = chunk?;
-        let mut p = progress
-            .lock()
-            .map_err(|_| std::io::Error::other("upload progress lock poisoned"))?;
-        p.received += chunk.len() as u64;
-        if expected.is_some_and(|e| p.received > e) {
-            return Err(std::io::Error::new(
-                std::io::ErrorKind::InvalidData,
-                "body is longer than declared",
-            ));
-        }
-        p.hasher.update(&chunk);
-        Ok(chunk)
-    })
-    .boxed()
-}
-
-/// [`hashing_stream`] that, once the body has ended, fails its last item unless the body
-/// had the declared length and the digest `digest` (see [`verify_whole`]): a store
-/// writing the bytes straight to the blob then never completes the write.
-fn checked_stream(
-    body: ByteStream,
-    progress: Arc<Mutex<ChunkProgress>>,
-    expected: Option<u64>,
-    digest: Digest,
-) -> ByteStream {
-    let check = {
-        let progress = progress.clone();
-        futures::stream::once(async move { verify_whole(&progress, expected, &digest) })
-            .filter_map(|verdict| async move { verdict.err().map(Err) })
-    };
-    hashing_stream(body, progress, expected)
-        .chain(check)
-        .boxed()
-}
-
-/// Whether the whole body streamed through `progress` is the blob: the declared length
-/// (when there was one) and `digest`. A mismatch is recorded in `progress` for the
-/// answer to the client, and fails the stream.
-fn verify_whole(
-    progress: &Mutex<ChunkProgress>,
-    expected: Option<u64>,
-    digest: &Digest,
-) -> Result<(), std::io::Error> {
-    let mut p = progress
-        .lock()
-        .map_err(|_| std::io::Error::other("upload progress lock poisoned"))?;
-    let received = p.received;
-    let mismatch = match expected {
-        Some(declared) if declared != received => Mismatch::Size { declared, received },
-        _ => {
-            let actual = p.hasher.digest();
-            if actual == *digest {
-                return Ok(());
-            }
-            Mismatch::Digest(actual)
-        }
-    };
-    p.mismatch = Some(mismatch);
-    Err(std::io::Error::new(
-        std::io::ErrorKind::InvalidData,
-        "the body is not the blob its digest names",
-    ))
 }
 
 #[cfg(test)]
