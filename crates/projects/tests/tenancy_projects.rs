@@ -56,6 +56,7 @@ contract!(
     artifacts_with_tags_children_and_sizes,
     artifact_tags_create_list_delete,
     delete_artifact_follows_harbor_rules,
+    writes_move_a_repository_update_time_forward_only,
 );
 
 // ---- helpers ------------------------------------------------------------------------
@@ -797,9 +798,6 @@ async fn migrate_before(url: &str, version: &str, seed: &[&str]) {
     if postgres {
         let pool = sqlx::PgPool::connect(url).await.expect("connect");
         before.run(&pool).await.expect("migrate");
-        for sql in seed {
-            sqlx::query(sql).execute(&pool).await.expect("seed");
-        }
         pool.close().await;
     } else {
         let options = url
@@ -810,8 +808,23 @@ async fn migrate_before(url: &str, version: &str, seed: &[&str]) {
             .await
             .expect("connect");
         before.run(&pool).await.expect("migrate");
-        for sql in seed {
-            sqlx::query(sql).execute(&pool).await.expect("seed");
+        pool.close().await;
+    }
+    execute(url, seed).await;
+}
+
+/// Runs `statements` on the database at `url`, behind the store's back.
+async fn execute(url: &str, statements: &[&str]) {
+    if url.starts_with("sqlite:") {
+        let pool = sqlx::SqlitePool::connect(url).await.expect("connect");
+        for sql in statements {
+            sqlx::query(sql).execute(&pool).await.expect(sql);
+        }
+        pool.close().await;
+    } else {
+        let pool = sqlx::PgPool::connect(url).await.expect("connect");
+        for sql in statements {
+            sqlx::query(sql).execute(&pool).await.expect(sql);
         }
         pool.close().await;
     }
@@ -1253,6 +1266,72 @@ async fn artifact_tags_create_list_delete(url: String) {
             .unwrap()
             .is_some()
     );
+}
+
+/// A write moves the repository's `updated_at` to the present, never back: the statement
+/// is conditional so that concurrent pushes do not queue on the repository row.
+async fn writes_move_a_repository_update_time_forward_only(url: String) {
+    let db = open(&url).await;
+    project(&db, "lib", None, false).await;
+    let r = repo("lib/app");
+    let first = image(&db, &r, "a", Some("v1")).await;
+    let updated_at = |db: Database| async move {
+        db.repository_info("lib/app")
+            .await
+            .unwrap()
+            .expect("repository")
+            .updated_at
+    };
+    let now = || chrono::Utc::now().timestamp();
+
+    // Set ahead (another replica's clock, say): a push leaves it there.
+    let ahead = now() + 100_000;
+    execute(
+        &url,
+        &[&format!(
+            "UPDATE repositories SET updated_at = {ahead} WHERE name = 'lib/app'"
+        )],
+    )
+    .await;
+    image(&db, &r, "b", Some("v2")).await;
+    assert_eq!(updated_at(db.clone()).await, ahead);
+
+    // Set in the past: a push, a tag created through the API and an artifact deleted
+    // each bring it to the present.
+    let art = db
+        .artifact("lib/app", &ArtifactRef::Digest(first.to_string()))
+        .await
+        .unwrap()
+        .unwrap();
+    let past = "UPDATE repositories SET updated_at = 5 WHERE name = 'lib/app'";
+    for step in 0..3 {
+        execute(&url, &[past]).await;
+        let before = now();
+        match step {
+            0 => {
+                image(&db, &r, "c", Some("v3")).await;
+            }
+            1 => {
+                let created = db
+                    .create_artifact_tag(art.repository_id, art.id, "stable")
+                    .await
+                    .unwrap();
+                assert_eq!(created, CreateTagOutcome::Created);
+            }
+            _ => {
+                let deleted = db
+                    .delete_artifact("lib/app", &first.to_string())
+                    .await
+                    .unwrap();
+                assert!(matches!(deleted, DeleteArtifactOutcome::Deleted(_)));
+            }
+        }
+        let t = updated_at(db.clone()).await;
+        assert!(
+            before <= t && t <= now(),
+            "step {step}: {t} not in {before}.."
+        );
+    }
 }
 
 async fn delete_artifact_follows_harbor_rules(url: String) {

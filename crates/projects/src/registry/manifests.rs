@@ -205,7 +205,7 @@ pub(crate) async fn put_manifest(
             .await?;
         }
 
-        sqlx::query("UPDATE repositories SET updated_at = $1 WHERE id = $2")
+        sqlx::query(crate::registry::repositories::TOUCH_REPOSITORY)
             .bind(now)
             .bind(repository_id)
             .execute(&mut *tx)

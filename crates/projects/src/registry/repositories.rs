@@ -9,6 +9,17 @@ pub(crate) const INSERT_REPOSITORY: &str = "INSERT INTO repositories (name, crea
      VALUES ($1, $2, $2) ON CONFLICT (name) DO NOTHING";
 pub(crate) const SELECT_REPOSITORY_ID: &str = "SELECT id FROM repositories WHERE name = $1";
 
+/// Inside a write transaction, as its last statement: moves repository `$2`'s
+/// `updated_at` forward to `$1` (unix seconds). Conditional, so that of the writes to one
+/// repository within a second only the first rewrites and locks its row. Unconditional,
+/// every push into a repository queued on that row lock until the one before it had
+/// committed (on Postgres, 9 ms per tag at 32 concurrent pushes into one repository),
+/// and left a dead version of the row behind, so that looking the repository up by name
+/// slowed down (0.55 ms after 10,000 tags) until a vacuum. The time never moves back,
+/// whatever the clock of the replica that writes.
+pub(crate) const TOUCH_REPOSITORY: &str =
+    "UPDATE repositories SET updated_at = $1 WHERE id = $2 AND updated_at < $1";
+
 /// Inside a write transaction `$tx`: the id of repository `$name` (a `&str`), creating it
 /// if needed. The select comes first because the repository almost always exists (every
 /// blob and manifest of a push asks): one statement instead of an insert-or-ignore and a

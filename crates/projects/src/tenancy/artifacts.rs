@@ -406,7 +406,7 @@ impl Database {
             .await?
             .rows_affected();
             if inserted > 0 {
-                sqlx::query("UPDATE repositories SET updated_at = $1 WHERE id = $2")
+                sqlx::query(crate::registry::repositories::TOUCH_REPOSITORY)
                     .bind(now)
                     .bind(repository_id)
                     .execute(&mut *tx)
@@ -528,7 +528,7 @@ impl Database {
                     .execute(&mut *tx)
                     .await?;
             }
-            sqlx::query("UPDATE repositories SET updated_at = $1 WHERE id = $2")
+            sqlx::query(crate::registry::repositories::TOUCH_REPOSITORY)
                 .bind(now)
                 .bind(repository_id)
                 .execute(&mut *tx)
