@@ -530,7 +530,9 @@ fn failing_body(good: usize) -> ByteStream {
 }
 
 async fn failing_body_aborts_and_leaves_nothing(fx: &Fixture) {
-    for good in [0, 10, 4500] {
+    // 150,000 bytes in 300-byte pieces: past the coalescing of small pieces, so the
+    // multipart upload has started when the body fails.
+    for good in [0, 10, 4500, 150_000] {
         let upload = upload_id();
         let result = fx
             .blobs
@@ -552,8 +554,8 @@ async fn failing_body_aborts_and_leaves_nothing(fx: &Fixture) {
 
 async fn cancelled_write_leaves_nothing(fx: &Fixture) {
     let upload = upload_id();
-    // Some data, then a client that stalls forever.
-    let stalled = stream::iter(vec![Ok(Bytes::from(pattern(5000, 16)))])
+    // Some data (past the coalescing of small pieces), then a client that stalls forever.
+    let stalled = stream::iter(vec![Ok(Bytes::from(pattern(70_000, 16)))])
         .chain(stream::pending())
         .boxed();
     let write = fx.blobs.write_part(&upload, "p", 0, stalled);
@@ -856,9 +858,16 @@ async fn every_multipart_upload_is_completed_or_aborted() {
         .write_part(&upload, "b", 2500, body(&[&pattern(10, 21)]))
         .await
         .unwrap();
-    let failed = blobs
-        .write_part(&upload, "c", 2510, failing_body(2000))
-        .await;
+    // One piece large enough to pass the coalescing of small pieces, then a failure.
+    let failing = stream::iter([
+        Ok(Bytes::from(pattern(70_000, 22))),
+        Err(std::io::Error::new(
+            std::io::ErrorKind::ConnectionReset,
+            "client hung up",
+        )),
+    ])
+    .boxed();
+    let failed = blobs.write_part(&upload, "c", 2510, failing).await;
     assert!(matches!(failed, Err(BackendError::Body(_))));
     let parts = [
         StagedPart {
@@ -937,7 +946,8 @@ async fn a_blob_written_in_one_step_is_written_once() {
 #[tokio::test]
 async fn a_cancelled_write_is_aborted() {
     let (rec, blobs) = recording();
-    let stalled = stream::iter(vec![Ok(Bytes::from(pattern(5000, 22)))])
+    // A piece large enough to start the multipart upload, then a client that stalls.
+    let stalled = stream::iter(vec![Ok(Bytes::from(pattern(70_000, 22)))])
         .chain(stream::pending())
         .boxed();
     let write = blobs.write_part("u", "p", 0, stalled);

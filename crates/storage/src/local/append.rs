@@ -27,6 +27,7 @@ use tokio::sync::mpsc;
 
 use super::{data_file, ensure_parent};
 use crate::error::body_error;
+use crate::writer::coalesced;
 
 /// Chunks queued between the receiving and the writing side. Body chunks are at most a
 /// few hundred KiB, so a full queue holds a few MiB.
@@ -106,7 +107,10 @@ pub(crate) async fn append(
 }
 
 /// Passes the body's chunks to the writer; returns the body's length, or its failure.
-async fn forward(mut body: ByteStream, queue: &mpsc::Sender<Message>) -> Result<u64, BackendError> {
+/// Small pieces are copied together first (see [`coalesced`]): one queue hand-off per
+/// piece made a body sent in one-byte chunks cost minutes.
+async fn forward(body: ByteStream, queue: &mpsc::Sender<Message>) -> Result<u64, BackendError> {
+    let mut body = std::pin::pin!(coalesced(body));
     let mut received = 0u64;
     while let Some(chunk) = body.next().await {
         let chunk = chunk.map_err(body_error)?;
