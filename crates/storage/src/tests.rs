@@ -516,17 +516,28 @@ async fn delete_upload_removes_only_that_upload(fx: &Fixture) {
 }
 
 /// A body that yields `good` bytes in small pieces, then fails like a dropped connection.
-fn failing_body(good: usize) -> ByteStream {
-    let data = Bytes::from(pattern(good, 15));
-    let pieces: Vec<Result<Bytes, std::io::Error>> = (0..good)
-        .step_by(300)
-        .map(|start| Ok(data.slice(start..(start + 300).min(good))))
-        .chain([Err(std::io::Error::new(
-            std::io::ErrorKind::ConnectionReset,
-            "client hung up",
-        ))])
+/// `data` in `piece`-byte pieces, then a failing item of `kind` saying `message`.
+fn pieces_then_failure(
+    data: &[u8],
+    piece: usize,
+    kind: std::io::ErrorKind,
+    message: &str,
+) -> ByteStream {
+    let pieces: Vec<Result<Bytes, std::io::Error>> = data
+        .chunks(piece)
+        .map(|p| Ok(Bytes::copy_from_slice(p)))
+        .chain([Err(std::io::Error::new(kind, message))])
         .collect();
     stream::iter(pieces).boxed()
+}
+
+fn failing_body(good: usize) -> ByteStream {
+    pieces_then_failure(
+        &pattern(good, 15),
+        300,
+        std::io::ErrorKind::ConnectionReset,
+        "client hung up",
+    )
 }
 
 async fn failing_body_aborts_and_leaves_nothing(fx: &Fixture) {
@@ -571,15 +582,12 @@ async fn cancelled_write_leaves_nothing(fx: &Fixture) {
 /// `data` in uneven pieces, then a failing item: how a monolithic upload's stream ends
 /// when its bytes are not the blob its digest names.
 fn failing_at_the_end(data: &[u8]) -> ByteStream {
-    let pieces: Vec<Result<Bytes, std::io::Error>> = data
-        .chunks(777)
-        .map(|piece| Ok(Bytes::copy_from_slice(piece)))
-        .chain([Err(std::io::Error::new(
-            std::io::ErrorKind::InvalidData,
-            "the body is not the blob its digest names",
-        ))])
-        .collect();
-    stream::iter(pieces).boxed()
+    pieces_then_failure(
+        data,
+        777,
+        std::io::ErrorKind::InvalidData,
+        "the body is not the blob its digest names",
+    )
 }
 
 async fn write_blob_publishes_the_body(fx: &Fixture) {
