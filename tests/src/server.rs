@@ -41,6 +41,8 @@ pub struct BerthServer {
     work: TempDir,
     /// Database and bucket, shared with replicas; the database is dropped with the last one.
     shared: Option<Arc<SharedBackend>>,
+    /// Settings beyond those of the backend, e.g. `BERTH_S3_REDIRECT`; kept on restart.
+    extra_env: Vec<(String, String)>,
 }
 
 /// The Postgres database and S3 bucket of one logical registry (all its replicas).
@@ -52,12 +54,21 @@ struct SharedBackend {
 impl BerthServer {
     /// Starts a server with a fresh, empty registry on `backend`.
     pub async fn start(backend: Backend) -> BerthServer {
+        Self::start_with_env(backend, &[]).await
+    }
+
+    /// Like [`Self::start`], with `BERTH_*` settings of the test's own on top.
+    pub async fn start_with_env(backend: Backend, env: &[(&str, &str)]) -> BerthServer {
         let shared = match backend {
             Backend::Embedded => None,
             Backend::PostgresS3 => Some(Arc::new(SharedBackend::create().await)),
         };
         let password = format!("Adm1n-{}", uuid::Uuid::new_v4().simple());
-        let server = Self::launch(backend, password, shared).await;
+        let env = env
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        let server = Self::launch(backend, password, shared, env).await;
         server.ensure_project(crate::oci::PROJECT).await;
         server
     }
@@ -96,13 +107,20 @@ impl BerthServer {
             .shared
             .clone()
             .expect("only a Postgres + S3 server can have replicas");
-        Self::launch(self.backend, self.admin_password.clone(), Some(shared)).await
+        Self::launch(
+            self.backend,
+            self.admin_password.clone(),
+            Some(shared),
+            self.extra_env.clone(),
+        )
+        .await
     }
 
     async fn launch(
         backend: Backend,
         admin_password: String,
         shared: Option<Arc<SharedBackend>>,
+        extra_env: Vec<(String, String)>,
     ) -> BerthServer {
         let bin = berth_bin();
         let work = tempfile::Builder::new()
@@ -117,6 +135,7 @@ impl BerthServer {
             child: None,
             work,
             shared,
+            extra_env,
         };
         // The port is found by binding port 0 and releasing it, so another process may grab
         // it before berth binds; if berth then dies on an address in use, try another.
@@ -183,6 +202,11 @@ impl BerthServer {
     /// The process id while it runs.
     pub fn pid(&self) -> Option<u32> {
         self.child.as_ref().map(Child::id)
+    }
+
+    /// The S3 settings of a Postgres + S3 server (its own bucket); `None` when embedded.
+    pub fn s3(&self) -> Option<&S3Settings> {
+        self.shared.as_ref().map(|shared| &shared.s3)
     }
 
     pub fn data_dir(&self) -> PathBuf {
@@ -277,6 +301,7 @@ impl BerthServer {
                 cmd.env("BERTH_S3_ALLOW_HTTP", "true");
             }
         }
+        cmd.envs(self.extra_env.iter().map(|(k, v)| (k, v)));
         let child = cmd
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start {}: {e}", bin.display()));

@@ -61,6 +61,13 @@ pub struct S3Settings {
     pub allow_http: Option<bool>,
     /// Virtual-hosted-style bucket addressing (AWS); path-style otherwise.
     pub virtual_hosted_style: bool,
+    /// Answer blob downloads with a `307` to a presigned URL, so clients fetch the bytes
+    /// from the store. Off by default: clients must be able to reach the store.
+    pub redirect: bool,
+    /// The store's address as clients reach it, if not `endpoint`.
+    pub redirect_endpoint: Option<String>,
+    /// Validity of each presigned URL, in seconds (default 1200).
+    pub redirect_ttl_secs: Option<u64>,
 }
 
 impl Default for Config {
@@ -114,6 +121,10 @@ impl std::fmt::Debug for S3Settings {
                 &self.secret_key.as_ref().map(|_| "<redacted>"),
             )
             .field("allow_http", &self.allow_http)
+            .field("virtual_hosted_style", &self.virtual_hosted_style)
+            .field("redirect", &self.redirect)
+            .field("redirect_endpoint", &self.redirect_endpoint)
+            .field("redirect_ttl_secs", &self.redirect_ttl_secs)
             .finish()
     }
 }
@@ -164,6 +175,7 @@ impl Config {
             None => Config::default(),
         };
         config.apply_env(&|name| std::env::var(name).ok())?;
+        config.check()?;
         if let Some(v) = flags.listen {
             config.listen = v;
         }
@@ -198,6 +210,16 @@ impl Config {
         if let Some(v) = var("BERTH_S3_VIRTUAL_HOSTED_STYLE") {
             self.s3.virtual_hosted_style = parse_bool("BERTH_S3_VIRTUAL_HOSTED_STYLE", &v)?;
         }
+        if let Some(v) = var("BERTH_S3_REDIRECT") {
+            self.s3.redirect = parse_bool("BERTH_S3_REDIRECT", &v)?;
+        }
+        set(&mut self.s3.redirect_endpoint, "BERTH_S3_REDIRECT_ENDPOINT");
+        if let Some(v) = var("BERTH_S3_REDIRECT_TTL_SECS") {
+            self.s3.redirect_ttl_secs = Some(v.parse().map_err(|_| ConfigError::Invalid {
+                name: "BERTH_S3_REDIRECT_TTL_SECS",
+                message: format!("{v:?} is not a number of seconds"),
+            })?);
+        }
         if let Some(v) = var("BERTH_SERVICE_NAME").filter(|v| !v.is_empty()) {
             self.service_name = v;
         }
@@ -209,6 +231,26 @@ impl Config {
         }
         if let Some(v) = var("BERTH_LOG_FORMAT").filter(|v| !v.is_empty()) {
             self.log_format = v;
+        }
+        Ok(())
+    }
+
+    /// Settings that are valid one by one but contradict each other.
+    fn check(&self) -> Result<(), ConfigError> {
+        let s3 = &self.s3;
+        if s3.redirect && s3.bucket.is_none() {
+            return Err(ConfigError::Invalid {
+                name: "s3.redirect",
+                message: "redirects are for S3 storage: set a bucket, or leave redirect off".into(),
+            });
+        }
+        if !s3.redirect && (s3.redirect_endpoint.is_some() || s3.redirect_ttl_secs.is_some()) {
+            return Err(ConfigError::Invalid {
+                name: "s3.redirect",
+                message: "redirect_endpoint and redirect_ttl_secs take effect only with \
+                          redirect = true (BERTH_S3_REDIRECT=true)"
+                    .into(),
+            });
         }
         Ok(())
     }
@@ -258,6 +300,32 @@ mod tests {
         assert_eq!(config.s3.region.as_deref(), Some("eu"));
         assert_eq!(config.s3.allow_http, Some(true));
         assert!(config.uses_s3());
+    }
+
+    #[test]
+    fn redirect_settings_come_from_file_and_env() {
+        let mut config: Config =
+            toml::from_str("[s3]\nbucket = \"b\"\nredirect = true\nredirect_ttl_secs = 600\n")
+                .unwrap();
+        let env = |name: &str| {
+            (name == "BERTH_S3_REDIRECT_ENDPOINT").then(|| "https://s3.example.com".to_owned())
+        };
+        config.apply_env(&env).unwrap();
+        config.check().unwrap();
+        assert!(config.s3.redirect);
+        assert_eq!(config.s3.redirect_ttl_secs, Some(600));
+        assert_eq!(
+            config.s3.redirect_endpoint.as_deref(),
+            Some("https://s3.example.com")
+        );
+
+        let off = |name: &str| (name == "BERTH_S3_REDIRECT").then(|| "false".to_owned());
+        config.apply_env(&off).unwrap();
+        let err = config.check().unwrap_err().to_string();
+        assert!(err.contains("redirect = true"), "{err}");
+
+        let bad_ttl = |name: &str| (name == "BERTH_S3_REDIRECT_TTL_SECS").then(|| "20m".to_owned());
+        assert!(Config::default().apply_env(&bad_ttl).is_err());
     }
 
     #[test]

@@ -234,6 +234,12 @@ fn storage_config(config: &Config) -> storage::StorageConfig {
                 secret_key: s3.secret_key.clone(),
                 allow_http,
                 virtual_hosted_style: s3.virtual_hosted_style,
+                redirect: s3.redirect.then(|| storage::RedirectConfig {
+                    endpoint: s3.redirect_endpoint.clone(),
+                    ttl_secs: s3
+                        .redirect_ttl_secs
+                        .unwrap_or(storage::DEFAULT_REDIRECT_TTL_SECS),
+                }),
             })
         }
         None => storage::StorageConfig::Filesystem {

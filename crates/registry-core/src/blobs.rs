@@ -96,6 +96,13 @@ pub trait BlobStore: Send + Sync + 'static {
     /// Size of a stored blob, or `None` when it is absent.
     async fn blob_size(&self, digest: &Digest) -> Result<Option<u64>, BackendError>;
 
+    /// A URL the client may fetch the blob from itself (whole or any range), such as a
+    /// presigned object store URL; `None` (the default) when this store serves bytes only
+    /// through [`Self::read`]. The caller has checked that the client may read the blob.
+    async fn download_url(&self, _digest: &Digest) -> Result<Option<String>, BackendError> {
+        Ok(None)
+    }
+
     /// Streams a blob, whole or a byte range (`start..end`, end exclusive).
     async fn read(
         &self,

@@ -44,6 +44,38 @@ pub struct S3Config {
     /// (`https://<endpoint>/<bucket>`). Most self-hosted servers want path style.
     #[serde(default)]
     pub virtual_hosted_style: bool,
+    /// Answer blob downloads with a redirect to a presigned URL of the object, so clients
+    /// fetch the bytes from the store itself; `None` serves every byte through Berth.
+    #[serde(default)]
+    pub redirect: Option<RedirectConfig>,
+}
+
+/// Downloads by redirect: `GET /v2/<name>/blobs/<digest>` answers `307` with a presigned
+/// URL once the client's pull permission is checked. Clients must be able to reach the
+/// store; the URL grants a read of that one object until it expires, to whoever has it.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RedirectConfig {
+    /// The store's address as clients reach it, when it differs from `endpoint` (e.g.
+    /// Berth talks to `http://minio.internal:9000`, clients to `https://s3.example.com`).
+    /// The URL is signed for this host, so it must be the same store, not a proxy that
+    /// rewrites requests.
+    #[serde(default)]
+    pub endpoint: Option<String>,
+    /// How long each URL stays valid, in seconds: long enough for a slow client to fetch
+    /// a large layer (and to retry it), short enough that a leaked URL soon stops working.
+    #[serde(default = "default_redirect_ttl_secs")]
+    pub ttl_secs: u64,
+}
+
+/// Twenty minutes, as CNCF distribution's S3 driver signs its redirects.
+pub const DEFAULT_REDIRECT_TTL_SECS: u64 = 20 * 60;
+
+/// The longest validity SigV4 allows for a presigned URL: seven days.
+pub const MAX_REDIRECT_TTL_SECS: u64 = 7 * 24 * 3600;
+
+fn default_redirect_ttl_secs() -> u64 {
+    DEFAULT_REDIRECT_TTL_SECS
 }
 
 fn default_region() -> String {
@@ -63,6 +95,7 @@ impl fmt::Debug for S3Config {
             )
             .field("allow_http", &self.allow_http)
             .field("virtual_hosted_style", &self.virtual_hosted_style)
+            .field("redirect", &self.redirect)
             .finish()
     }
 }
@@ -80,6 +113,7 @@ mod tests {
             secret_key: Some("wJalrXUtnFEMI-very-secret".into()),
             allow_http: true,
             virtual_hosted_style: false,
+            redirect: None,
         }
     }
 
@@ -115,6 +149,22 @@ mod tests {
         assert_eq!(s3.endpoint.as_deref(), Some("http://h:1"));
         assert!(!s3.allow_http && !s3.virtual_hosted_style);
         assert!(s3.access_key.is_none() && s3.secret_key.is_none());
+        assert_eq!(s3.redirect, None);
+
+        let redirecting: StorageConfig = serde_json::from_str(
+            r#"{"backend":"s3","bucket":"b","redirect":{"endpoint":"https://s3.example.com"}}"#,
+        )
+        .unwrap();
+        let StorageConfig::S3(redirecting) = redirecting else {
+            panic!("expected s3")
+        };
+        assert_eq!(
+            redirecting.redirect,
+            Some(RedirectConfig {
+                endpoint: Some("https://s3.example.com".into()),
+                ttl_secs: DEFAULT_REDIRECT_TTL_SECS,
+            })
+        );
 
         let typo = serde_json::from_str::<StorageConfig>(r#"{"backend":"s3","bukket":"b"}"#);
         assert!(typo.is_err());

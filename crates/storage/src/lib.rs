@@ -17,7 +17,9 @@ mod writer;
 #[cfg(test)]
 mod tests;
 
-pub use config::{S3Config, StorageConfig};
+pub use config::{
+    DEFAULT_REDIRECT_TTL_SECS, MAX_REDIRECT_TTL_SECS, RedirectConfig, S3Config, StorageConfig,
+};
 pub use error::StorageError;
 pub use open::open;
 pub use store::ObjectBlobStore;

@@ -8,9 +8,10 @@ use object_store::ClientOptions;
 use object_store::aws::AmazonS3Builder;
 use object_store::local::LocalFileSystem;
 use object_store::memory::InMemory;
+use object_store::signer::Signer;
 use registry_core::BlobStore;
 
-use crate::config::{S3Config, StorageConfig};
+use crate::config::{MAX_REDIRECT_TTL_SECS, RedirectConfig, S3Config, StorageConfig};
 use crate::error::StorageError;
 use crate::store::ObjectBlobStore;
 
@@ -19,7 +20,7 @@ use crate::store::ObjectBlobStore;
 pub async fn open(config: &StorageConfig) -> Result<Arc<dyn BlobStore>, StorageError> {
     let store = match config {
         StorageConfig::Filesystem { root } => filesystem(root).await?,
-        StorageConfig::S3(s3_config) => ObjectBlobStore::new(Arc::new(s3(s3_config)?)),
+        StorageConfig::S3(s3_config) => s3_store(s3_config)?,
         StorageConfig::Memory => ObjectBlobStore::new(Arc::new(InMemory::new())),
     };
     Ok(Arc::new(store))
@@ -47,7 +48,37 @@ async fn filesystem(root: &Path) -> Result<ObjectBlobStore, StorageError> {
     Ok(ObjectBlobStore::filesystem(Arc::new(local), root))
 }
 
-fn s3(config: &S3Config) -> Result<object_store::aws::AmazonS3, StorageError> {
+fn s3_store(config: &S3Config) -> Result<ObjectBlobStore, StorageError> {
+    let client = Arc::new(s3(config, config.endpoint.as_deref())?);
+    let store = ObjectBlobStore::new(client.clone());
+    let Some(redirect) = &config.redirect else {
+        return Ok(store);
+    };
+    let ttl = redirect_ttl(redirect)?;
+    // A second client that only signs: the signature covers the host clients will send.
+    let signer: Arc<dyn Signer> = match &redirect.endpoint {
+        Some(endpoint) => Arc::new(s3(config, Some(endpoint))?),
+        None => client,
+    };
+    Ok(store.with_presigned_downloads(signer, ttl))
+}
+
+fn redirect_ttl(redirect: &RedirectConfig) -> Result<Duration, StorageError> {
+    if !(1..=MAX_REDIRECT_TTL_SECS).contains(&redirect.ttl_secs) {
+        return Err(StorageError::Config(format!(
+            "s3: redirect ttl_secs must be between 1 and {MAX_REDIRECT_TTL_SECS} (seven days, \
+             the longest a presigned URL can be valid), not {}",
+            redirect.ttl_secs
+        )));
+    }
+    Ok(Duration::from_secs(redirect.ttl_secs))
+}
+
+/// A client for `config`'s bucket at `endpoint` (`None`: AWS itself).
+fn s3(
+    config: &S3Config,
+    endpoint: Option<&str>,
+) -> Result<object_store::aws::AmazonS3, StorageError> {
     if config.bucket.is_empty() {
         return Err(StorageError::Config("s3: bucket must not be empty".into()));
     }
@@ -72,7 +103,7 @@ fn s3(config: &S3Config) -> Result<object_store::aws::AmazonS3, StorageError> {
         .with_region(&config.region)
         .with_allow_http(config.allow_http)
         .with_virtual_hosted_style_request(config.virtual_hosted_style);
-    if let Some(endpoint) = &config.endpoint {
+    if let Some(endpoint) = endpoint {
         builder = builder.with_endpoint(endpoint);
     }
     Ok(builder.build()?)

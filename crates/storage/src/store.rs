@@ -10,6 +10,7 @@ use bytes::Bytes;
 use futures::stream::BoxStream;
 use futures::{StreamExt, TryStreamExt, stream};
 use object_store::path::Path;
+use object_store::signer::{Method, Signer};
 use object_store::{GetOptions, GetRange, ObjectStore, ObjectStoreExt, PutPayload};
 use registry_core::blobs::StagedPart;
 use registry_core::{BackendError, BlobStore, ByteStream, Digest};
@@ -35,6 +36,16 @@ pub struct ObjectBlobStore {
     copy_limit: Option<u64>,
     /// Set for the filesystem backend, whose data path works on files directly (`local`).
     fs_root: Option<PathBuf>,
+    /// Set when downloads are answered with presigned URLs instead of bytes.
+    downloads: Option<PresignedDownloads>,
+}
+
+/// Signs `GET` URLs of blobs for clients to fetch from the store directly.
+#[derive(Debug)]
+struct PresignedDownloads {
+    /// Signs for the host clients reach; may differ from the one Berth writes to.
+    signer: Arc<dyn Signer>,
+    ttl: Duration,
 }
 
 impl ObjectBlobStore {
@@ -46,7 +57,18 @@ impl ObjectBlobStore {
             tuning: WriteTuning::default(),
             copy_limit: Some(S3_COPY_LIMIT),
             fs_root: None,
+            downloads: None,
         }
+    }
+
+    /// Answers downloads with URLs `signer` signs, valid for `ttl`, instead of bytes.
+    pub(crate) fn with_presigned_downloads(
+        mut self,
+        signer: Arc<dyn Signer>,
+        ttl: Duration,
+    ) -> Self {
+        self.downloads = Some(PresignedDownloads { signer, ttl });
+        self
     }
 
     /// A store on the local filesystem rooted at `root`, where a copy is a hard link and
@@ -268,6 +290,21 @@ impl BlobStore for ObjectBlobStore {
             Err(object_store::Error::NotFound { .. }) => Ok(None),
             Err(err) => Err(backend_error(err)),
         }
+    }
+
+    async fn download_url(&self, digest: &Digest) -> Result<Option<String>, BackendError> {
+        let Some(downloads) = &self.downloads else {
+            return Ok(None);
+        };
+        // Signing is local (an HMAC over the request), unless ambient credentials are due
+        // for a refresh. Whether the object exists is not asked: the database that
+        // listed the blob is the authority, and a missing object answers 404 at the store.
+        let url = downloads
+            .signer
+            .signed_url(Method::GET, &layout::blob_path(digest), downloads.ttl)
+            .await
+            .map_err(backend_error)?;
+        Ok(Some(url.into()))
     }
 
     async fn read(

@@ -24,7 +24,7 @@ use registry_core::{BackendError, BlobStore, ByteStream, Digest};
 use sha2::{Digest as _, Sha256};
 use tempfile::TempDir;
 
-use crate::config::{S3Config, StorageConfig};
+use crate::config::{MAX_REDIRECT_TTL_SECS, RedirectConfig, S3Config, StorageConfig};
 use crate::store::ObjectBlobStore;
 use crate::writer::WriteTuning;
 use crate::{StorageError, open};
@@ -1215,6 +1215,7 @@ fn s3_config(port: u16) -> S3Config {
         secret_key: Some("secret".into()),
         allow_http: true,
         virtual_hosted_style: false,
+        redirect: None,
     }
 }
 
@@ -1242,6 +1243,58 @@ async fn s3_config_is_checked_when_opening() {
     };
     let store = open(&StorageConfig::S3(https_only)).await.unwrap();
     assert!(store.ping().await.is_err());
+}
+
+#[tokio::test]
+async fn presigned_downloads_only_when_configured() {
+    let digest = Digest::of(b"layer");
+    let plain = open(&StorageConfig::S3(s3_config(9))).await.unwrap();
+    assert_eq!(plain.download_url(&digest).await.unwrap(), None);
+    let memory = open(&StorageConfig::Memory).await.unwrap();
+    assert_eq!(memory.download_url(&digest).await.unwrap(), None);
+
+    // Signing needs no server: the URL names the clients' endpoint, the blob's key and
+    // the lifetime, and carries a signature.
+    let redirecting = S3Config {
+        redirect: Some(RedirectConfig {
+            endpoint: Some("https://s3.example.com".into()),
+            ttl_secs: 600,
+        }),
+        ..s3_config(9)
+    };
+    let store = open(&StorageConfig::S3(redirecting)).await.unwrap();
+    let url = store.download_url(&digest).await.unwrap().expect("a URL");
+    let hex = digest.hex();
+    let expected = format!(
+        "https://s3.example.com/berth/blobs/sha256/{}/{hex}?",
+        &hex[..2]
+    );
+    assert!(url.starts_with(&expected), "{url}");
+    assert!(url.contains("X-Amz-Expires=600"), "{url}");
+    assert!(url.contains("X-Amz-Signature="), "{url}");
+    assert!(
+        !url.contains("secret"),
+        "the secret key must not appear: {url}"
+    );
+}
+
+#[tokio::test]
+async fn redirect_lifetimes_outside_what_sigv4_allows_are_refused() {
+    for ttl_secs in [0, MAX_REDIRECT_TTL_SECS + 1] {
+        let config = S3Config {
+            redirect: Some(RedirectConfig {
+                endpoint: None,
+                ttl_secs,
+            }),
+            ..s3_config(9)
+        };
+        let opened = open(&StorageConfig::S3(config)).await;
+        assert!(
+            matches!(&opened, Err(StorageError::Config(m)) if m.contains("ttl_secs")),
+            "{ttl_secs}: {:?}",
+            opened.err()
+        );
+    }
 }
 
 #[tokio::test]

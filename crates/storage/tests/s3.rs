@@ -20,7 +20,7 @@ use object_store::{ObjectStore, ObjectStoreExt};
 use registry_core::blobs::StagedPart;
 use registry_core::{BackendError, BlobStore, ByteStream, Digest};
 use sha2::{Digest as _, Sha256};
-use storage::{S3Config, StorageConfig, open};
+use storage::{RedirectConfig, S3Config, StorageConfig, open};
 use uuid::Uuid;
 
 const MIB: usize = 1 << 20;
@@ -43,6 +43,7 @@ fn config() -> S3Config {
         secret_key: Some(env("BERTH_TEST_S3_SECRET_KEY")),
         allow_http: true,
         virtual_hosted_style: false,
+        redirect: None,
     }
 }
 
@@ -536,6 +537,70 @@ async fn eventually(mut condition: impl FnMut() -> bool) -> bool {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     false
+}
+
+#[tokio::test]
+async fn presigned_download_urls_read_one_blob_until_they_expire() {
+    let endpoint = config().endpoint.unwrap();
+    // The same server under another name: the URL must be signed for the host clients
+    // use, not the one Berth writes to.
+    let public = endpoint.replace("127.0.0.1", "localhost");
+    assert_ne!(
+        public, endpoint,
+        "the test S3 endpoint is expected on 127.0.0.1"
+    );
+    let ttl_secs = 3;
+    let store = store_with(S3Config {
+        redirect: Some(RedirectConfig {
+            endpoint: Some(public.clone()),
+            ttl_secs,
+        }),
+        ..config()
+    })
+    .await;
+    let seed = seed();
+    let len = 3 * MIB + 17;
+    let digest = generated_digest(seed, len);
+    let content = generated_bytes(seed, len);
+    store
+        .write_blob(&upload_id(), &digest, generated(seed, len))
+        .await
+        .unwrap();
+    let url = store.download_url(&digest).await.unwrap().expect("a URL");
+    assert!(url.starts_with(&public), "{url}");
+    let http = reqwest::Client::builder().no_proxy().build().unwrap();
+
+    // Anyone holding the URL reads the blob, whole or a range, without credentials...
+    let whole = http.get(&url).send().await.unwrap();
+    assert_eq!(whole.status(), 200);
+    assert_eq!(whole.bytes().await.unwrap(), content);
+    let part = http
+        .get(&url)
+        .header("range", "bytes=1000-1999")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(part.status(), 206);
+    assert_eq!(part.bytes().await.unwrap(), content[1000..2000]);
+
+    // ...but only that: the bucket is not public, another key is not covered by the
+    // signature, and neither is writing.
+    let unsigned = url.split('?').next().unwrap();
+    assert_eq!(http.get(unsigned).send().await.unwrap().status(), 403);
+    let other = generated_digest(seed ^ 1, len);
+    let elsewhere = url.replace(digest.hex(), other.hex());
+    assert_eq!(http.get(&elsewhere).send().await.unwrap().status(), 403);
+    let overwrite = http.put(&url).body("x").send().await.unwrap();
+    assert_eq!(overwrite.status(), 403);
+    assert_eq!(
+        read_digest(store.as_ref(), &digest).await,
+        (digest.clone(), len as u64)
+    );
+
+    // Once expired, the URL reads nothing.
+    tokio::time::sleep(Duration::from_secs(ttl_secs + 2)).await;
+    assert_eq!(http.get(&url).send().await.unwrap().status(), 403);
+    store.delete_blob(&digest).await.unwrap();
 }
 
 #[tokio::test]

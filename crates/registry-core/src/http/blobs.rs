@@ -1,4 +1,5 @@
-//! `GET`/`HEAD`/`DELETE /v2/<name>/blobs/<digest>`, with single byte ranges (206).
+//! `GET`/`HEAD`/`DELETE /v2/<name>/blobs/<digest>`, with single byte ranges (206), or a
+//! redirect to the store (307) when it hands out download URLs.
 
 use std::ops::Range;
 
@@ -46,6 +47,20 @@ pub(super) async fn get(
     headers.push(("content-length", length.to_string()));
     if req.method == Method::HEAD {
         return Ok(respond(status, &headers, Body::empty()));
+    }
+    // The client sends its request (and any `Range`) to the store itself; the store
+    // answers with the same bytes, so the size, digest and range checks above still hold.
+    if let Some(url) = req.registry.blob_download_url(&digest).await? {
+        let redirect = [
+            ("location", url),
+            ("docker-content-digest", digest.to_string()),
+            ("content-length", "0".to_owned()),
+        ];
+        return Ok(respond(
+            StatusCode::TEMPORARY_REDIRECT,
+            &redirect,
+            Body::empty(),
+        ));
     }
     let stream = req.registry.read_blob(&digest, range).await?;
     Ok(respond(status, &headers, Body::from_stream(stream)))

@@ -35,6 +35,15 @@ impl Registry {
         }
     }
 
+    /// Where the client may fetch a blob itself instead of through Berth, when the store
+    /// offers that (presigned URLs on S3, if configured). The caller checked access.
+    pub async fn blob_download_url(
+        &self,
+        digest: &Digest,
+    ) -> Result<Option<String>, RegistryError> {
+        Ok(self.blobs.download_url(digest).await?)
+    }
+
     /// Links a blob of `from` into `repo`; `false` when `from` does not hold it.
     pub async fn mount_blob(
         &self,
