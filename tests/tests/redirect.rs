@@ -9,24 +9,29 @@ use berth_e2e::{Backend, BerthServer, Blob, Docker, TEST_TIMEOUT, with_timeout};
 /// Lifetime the tests give presigned URLs, to find it again in them.
 const TTL_SECS: &str = "600";
 
-/// A server on Postgres + S3 that redirects downloads, signed for `localhost` where the
-/// server itself writes to `127.0.0.1`: the URL must name the host clients were told.
-async fn redirecting_server() -> (BerthServer, String) {
+/// A server on Postgres + S3 that redirects downloads. With `public_name`, URLs are signed
+/// for `localhost` where the server itself writes to `127.0.0.1` (the URL must name the
+/// host clients were told); without, for the store's own address. Returns the server and
+/// the endpoint the URLs must start with.
+async fn redirecting_server(public_name: bool) -> (BerthServer, String) {
     let s3 = berth_e2e::env::S3Settings::from_env();
-    let public = s3.endpoint.replace("127.0.0.1", "localhost");
-    assert_ne!(
-        public, s3.endpoint,
-        "the test S3 endpoint is expected on 127.0.0.1"
-    );
-    let server = BerthServer::start_with_env(
-        Backend::PostgresS3,
-        &[
-            ("BERTH_S3_REDIRECT", "true"),
-            ("BERTH_S3_REDIRECT_ENDPOINT", &public),
-            ("BERTH_S3_REDIRECT_TTL_SECS", TTL_SECS),
-        ],
-    )
-    .await;
+    let mut env = vec![
+        ("BERTH_S3_REDIRECT", "true".to_owned()),
+        ("BERTH_S3_REDIRECT_TTL_SECS", TTL_SECS.to_owned()),
+    ];
+    let public = if public_name {
+        let public = s3.endpoint.replace("127.0.0.1", "localhost");
+        assert_ne!(
+            public, s3.endpoint,
+            "the test S3 endpoint is expected on 127.0.0.1"
+        );
+        env.push(("BERTH_S3_REDIRECT_ENDPOINT", public.clone()));
+        public
+    } else {
+        s3.endpoint.clone()
+    };
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let server = BerthServer::start_with_env(Backend::PostgresS3, &env).await;
     (server, public)
 }
 
@@ -42,7 +47,7 @@ fn not_following() -> reqwest::Client {
 #[tokio::test]
 async fn blob_downloads_redirect_to_the_store() {
     with_timeout(TEST_TIMEOUT, async {
-        let (server, public) = redirecting_server().await;
+        let (server, public) = redirecting_server(true).await;
         let client = server.client();
         let repo = unique_repo("redirect");
         let blob = Blob::random(1_500_000);
@@ -129,7 +134,9 @@ async fn blob_downloads_redirect_to_the_store() {
 #[tokio::test]
 async fn docker_pulls_through_the_redirect() {
     with_timeout(TEST_TIMEOUT, async {
-        let (server, _) = redirecting_server().await;
+        // URLs for the store's own address: the same host name as the registry, another
+        // port, as in a single-host setup (the other test covers a public name).
+        let (server, _) = redirecting_server(false).await;
         let docker = Docker::from_env();
         let host = server.host();
         docker
