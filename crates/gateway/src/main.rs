@@ -6,10 +6,10 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use gateway::config::{Config, Overrides};
 
-/// mimalloc instead of glibc's malloc: each password check (argon2id) allocates about
+/// jemalloc instead of glibc's malloc: each password check (argon2id) allocates about
 /// 19 MiB; glibc kept that memory in the arena of every thread that had ever hashed, so
-/// a few logins left the idle server at twice its starting size. mimalloc hands freed
-/// large blocks back to the kernel.
+/// a few logins left the idle server at twice its starting size. jemalloc's background
+/// thread hands freed pages back to the kernel (settings in `.cargo/config.toml`).
 #[global_allocator]
 static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
