@@ -19,7 +19,7 @@ use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
 
-use crate::oci::{Blob, Image, sha256_digest};
+use crate::oci::{Blob, Image, sha256_digest, unique_repo};
 
 /// Per-request limit: large enough for tens of MiB on a loaded machine, small enough that a
 /// server that stops answering fails the test well before the test's own timeout.
@@ -622,6 +622,17 @@ impl RegistryClient {
             let got = self.get_blob_verified(repo, &blob.digest).await;
             assert_eq!(got.len(), blob.data.len(), "size of {}", blob.digest);
         }
+    }
+
+    /// Checks that blobs are served per repository: a new repository (named after
+    /// `name`) that holds another blob answers `BLOB_UNKNOWN` for `digest`.
+    pub async fn expect_blob_unknown_elsewhere(&self, name: &str, digest: &str) {
+        let other = unique_repo(name);
+        self.upload_blob(&other, &Blob::random(10)).await;
+        self.get(&format!("/v2/{other}/blobs/{digest}"))
+            .send()
+            .await
+            .expect_error(404, "BLOB_UNKNOWN");
     }
 
     /// GETs a blob and fails the test unless its bytes hash to `digest`.

@@ -511,13 +511,9 @@ async fn blob_get_head_and_range(backend: Backend) {
         .expect_status(404);
 
     // Blobs are served per repository: another repository does not see this one.
-    let other = unique_repo("ranges-other");
-    client.upload_blob(&other, &Blob::random(10)).await;
     client
-        .get(&format!("/v2/{other}/blobs/{}", blob.digest))
-        .send()
-        .await
-        .expect_error(404, "BLOB_UNKNOWN");
+        .expect_blob_unknown_elsewhere("ranges-other", &blob.digest)
+        .await;
 }
 
 // ----- manifests ------------------------------------------------------------------------
