@@ -14,4 +14,7 @@ pub struct ApiState {
     pub robot_secret_key: Arc<[u8]>,
     /// Reported by systeminfo.
     pub external_url: Option<String>,
+    /// The blob store's kind (`filesystem`, `s3`), reported by systeminfo to signed-in
+    /// callers.
+    pub storage_provider: &'static str,
 }

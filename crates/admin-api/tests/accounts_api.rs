@@ -46,6 +46,7 @@ cases!(
     robots_create_robots_no_wider_than_themselves,
     audit_logs_by_visibility_and_filters,
     search_and_statistics_by_visibility,
+    systeminfo_shows_version_and_storage_to_signed_in_callers,
 );
 
 // ---- helpers ------------------------------------------------------------------------
@@ -1635,4 +1636,26 @@ async fn search_and_statistics_by_visibility(db: Database) {
                "public_repo_count": 2, "total_project_count": 0, "total_repo_count": 0,
                "total_storage_consumption": 0})
     );
+}
+
+// ---- system information ---------------------------------------------------------------
+
+async fn systeminfo_shows_version_and_storage_to_signed_in_callers(db: Database) {
+    let api = api(db).await;
+    let anonymous = api.get("/api/v2.0/systeminfo", None).await;
+    assert_eq!(anonymous.status, 200, "{}", anonymous.text);
+    assert_eq!(anonymous.body["harbor_version"], "");
+    assert_eq!(anonymous.body["registry_storage_provider_name"], "");
+    assert_eq!(
+        anonymous.body["external_url"],
+        "https://registry.example.com"
+    );
+
+    let admin = api.get("/api/v2.0/systeminfo", ADMIN).await;
+    assert_eq!(admin.status, 200, "{}", admin.text);
+    let version = admin.body["harbor_version"].as_str().unwrap_or_default();
+    assert!(version.starts_with("berth-"), "{}", admin.text);
+    // The test API stores blobs in memory; Harbor names that driver `inmemory`.
+    assert_eq!(admin.body["registry_storage_provider_name"], "inmemory");
+    assert_eq!(admin.body["registry_url"], "registry.example.com");
 }

@@ -90,7 +90,8 @@ pub async fn build(config: &Config) -> anyhow::Result<App> {
         .await
         .context("creating the library project")?;
 
-    let blobs = storage::open(&storage_config(config))
+    let storage = storage_config(config);
+    let blobs = storage::open(&storage)
         .await
         .context("opening blob storage")?;
 
@@ -141,6 +142,7 @@ pub async fn build(config: &Config) -> anyhow::Result<App> {
         registry: registry.clone(),
         robot_secret_key: Arc::from(robot_key.as_bytes()),
         external_url: config.external_url.clone(),
+        storage_provider: storage.provider_name(),
     };
     let app = Router::new()
         .merge(registry_core::http::router(registry.clone()))

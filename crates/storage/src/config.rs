@@ -78,6 +78,17 @@ fn default_redirect_ttl_secs() -> u64 {
     DEFAULT_REDIRECT_TTL_SECS
 }
 
+impl StorageConfig {
+    /// The backend's name as Harbor's `systeminfo` reports its storage driver.
+    pub fn provider_name(&self) -> &'static str {
+        match self {
+            StorageConfig::Filesystem { .. } => "filesystem",
+            StorageConfig::S3(_) => "s3",
+            StorageConfig::Memory => "inmemory",
+        }
+    }
+}
+
 fn default_region() -> String {
     "us-east-1".to_owned()
 }
@@ -138,6 +149,8 @@ mod tests {
 
         let mem: StorageConfig = serde_json::from_str(r#"{"backend":"memory"}"#).unwrap();
         assert_eq!(mem, StorageConfig::Memory);
+        assert_eq!(fs.provider_name(), "filesystem");
+        assert_eq!(mem.provider_name(), "inmemory");
 
         let s3: StorageConfig =
             serde_json::from_str(r#"{"backend":"s3","bucket":"b","endpoint":"http://h:1"}"#)
@@ -145,6 +158,7 @@ mod tests {
         let StorageConfig::S3(s3) = s3 else {
             panic!("expected s3")
         };
+        assert_eq!(StorageConfig::S3(s3.clone()).provider_name(), "s3");
         assert_eq!(s3.region, "us-east-1");
         assert_eq!(s3.endpoint.as_deref(), Some("http://h:1"));
         assert!(!s3.allow_http && !s3.virtual_hosted_style);

@@ -67,7 +67,8 @@ pub struct GeneralInfo {
     pub notification_enable: bool,
 }
 
-/// General system information; the version only for signed-in callers, as Harbor does.
+/// General system information; the version and the storage driver only for signed-in
+/// callers, as Harbor does.
 #[utoipa::path(get, path = "/api/v2.0/systeminfo", tag = "systeminfo",
     responses((status = 200, body = GeneralInfo)))]
 pub async fn systeminfo(State(state): State<ApiState>, ctx: Ctx) -> Json<GeneralInfo> {
@@ -77,6 +78,7 @@ pub async fn systeminfo(State(state): State<ApiState>, ctx: Ctx) -> Json<General
             .trim_end_matches('/')
             .to_owned()
     });
+    let signed_in = ctx.require_login().is_ok();
     Json(GeneralInfo {
         with_notary: false,
         auth_mode: "db_auth".into(),
@@ -85,12 +87,16 @@ pub async fn systeminfo(State(state): State<ApiState>, ctx: Ctx) -> Json<General
         project_creation_restriction: "everyone".into(),
         self_registration: false,
         has_ca_root: false,
-        harbor_version: if ctx.require_login().is_ok() {
+        harbor_version: if signed_in {
             format!("berth-{}", env!("CARGO_PKG_VERSION"))
         } else {
             String::new()
         },
-        registry_storage_provider_name: "berth".into(),
+        registry_storage_provider_name: if signed_in {
+            state.storage_provider.to_owned()
+        } else {
+            String::new()
+        },
         read_only: false,
         with_chartmuseum: false,
         notification_enable: false,

@@ -173,9 +173,8 @@ pub const ADMIN: Creds<'static> = Some(("admin", ADMIN_PASSWORD));
 
 impl Api {
     pub async fn new(db: Database) -> Self {
-        let blobs = storage::open(&storage::StorageConfig::Memory)
-            .await
-            .expect("memory store");
+        let storage = storage::StorageConfig::Memory;
+        let blobs = storage::open(&storage).await.expect("memory store");
         let registry =
             registry_core::Registry::new(Arc::new(db.clone()), blobs, Arc::new(AllowAll));
         let state = ApiState {
@@ -184,6 +183,7 @@ impl Api {
             registry,
             robot_secret_key: Arc::from(ROBOT_KEY),
             external_url: Some("https://registry.example.com".into()),
+            storage_provider: storage.provider_name(),
         };
         Self {
             router: admin_api::router(state),
