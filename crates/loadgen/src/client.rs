@@ -101,6 +101,8 @@ pub struct Registry {
     token_fetch: tokio::sync::Mutex<()>,
     /// HTTP requests sent to this registry (token requests included).
     requests: AtomicU64,
+    /// Token requests among them.
+    token_requests: AtomicU64,
 }
 
 impl Registry {
@@ -147,6 +149,7 @@ impl Registry {
             tokens: Mutex::new(HashMap::new()),
             token_fetch: tokio::sync::Mutex::new(()),
             requests: AtomicU64::new(0),
+            token_requests: AtomicU64::new(0),
         };
         registry.mode = registry.discover().await?;
         Ok(registry)
@@ -225,6 +228,11 @@ impl Registry {
 
     pub fn requests(&self) -> u64 {
         self.requests.load(Ordering::Relaxed)
+    }
+
+    /// Token requests sent so far.
+    pub fn token_requests(&self) -> u64 {
+        self.token_requests.load(Ordering::Relaxed)
     }
 
     fn count(&self, n: u64) {
@@ -332,6 +340,7 @@ impl Registry {
             rb = rb.header(AUTHORIZATION, c.basic_header()?);
         }
         self.count(1);
+        self.token_requests.fetch_add(1, Ordering::Relaxed);
         let resp = rb.send().await?;
         let status = resp.status();
         if !status.is_success() {

@@ -340,6 +340,7 @@ pub async fn run(
     let setup_secs = setup_started.elapsed().as_secs_f64();
 
     let requests_before = target.reg.requests();
+    let tokens_before = target.reg.token_requests();
     let cpu_before = target.probe.as_ref().and_then(|p| p.cpu_seconds().ok());
     let rss_before = target.probe.as_ref().and_then(Probe::rss_kib);
     let sampler = target
@@ -355,6 +356,7 @@ pub async fn run(
     };
     let requests = target.reg.requests() - requests_before;
     result.requests = requests;
+    let token_requests = target.reg.token_requests() - tokens_before;
     if let (Some(probe), Some(cpu_before)) = (&target.probe, cpu_before) {
         let cpu = probe.cpu_seconds().map(|c| c - cpu_before).unwrap_or(0.0);
         let peak = peak.unwrap_or(0).max(rss_before.unwrap_or(0));
@@ -381,6 +383,13 @@ pub async fn run(
             result.latency = m.latency;
             result.note = m.note;
             result.extra = m.extra;
+            // Setup fetches the tokens a scenario needs; a fetch while measuring (a
+            // token that ran out, or a scope setup missed) shows here.
+            if scenario != Scenario::Token {
+                result
+                    .extra
+                    .insert("token_requests".into(), json!(token_requests));
+            }
             if m.operations == 0 && m.errors > 0 {
                 result.status = "failed";
             }
