@@ -42,6 +42,7 @@ async fn scenarios_fetch_their_tokens_before_measuring() {
             Scenario::PushImages,
             Scenario::GetManifest,
             Scenario::HeadBlob,
+            Scenario::TagsList,
             Scenario::TagsListPaged,
             Scenario::CatalogPaged,
             Scenario::Mix,

@@ -81,36 +81,14 @@ pub(super) async fn walk_from(reg: &Registry, scope: &str, mut url: Url) -> Resu
 
 /// One page read without parsing it: the next page's URL, if any.
 pub(super) async fn get_page_raw(reg: &Registry, scope: &str, url: &Url) -> Result<Option<Url>> {
-    let resp = reg.send(scope, |c| c.get(url.clone())).await?;
-    let resp = expect(resp, &[StatusCode::OK], "listing").await?;
-    let next = resp
-        .headers()
-        .get(LINK)
-        .and_then(|v| v.to_str().ok())
-        .and_then(upload::next_link)
-        .map(|l| upload::resolve(url, l))
-        .transpose()?;
-    if let Some(next) = &next {
-        reg.check_url(next)?;
-    }
+    let (resp, next) = fetch_page(reg, scope, url).await?;
     resp.bytes().await?;
     Ok(next)
 }
 
 /// One page of `tags` or `repositories`: its entry count and the next page's URL.
 pub(super) async fn get_page(reg: &Registry, scope: &str, url: &Url) -> Result<(u64, Option<Url>)> {
-    let resp = reg.send(scope, |c| c.get(url.clone())).await?;
-    let resp = expect(resp, &[StatusCode::OK], "listing").await?;
-    let next = resp
-        .headers()
-        .get(LINK)
-        .and_then(|v| v.to_str().ok())
-        .and_then(upload::next_link)
-        .map(|l| upload::resolve(url, l))
-        .transpose()?;
-    if let Some(next) = &next {
-        reg.check_url(next)?;
-    }
+    let (resp, next) = fetch_page(reg, scope, url).await?;
     let body: Value = resp.json().await?;
     let items = ["tags", "repositories"]
         .iter()
@@ -118,4 +96,26 @@ pub(super) async fn get_page(reg: &Registry, scope: &str, url: &Url) -> Result<(
         .map(|v| v.as_array().map(|a| a.len() as u64).unwrap_or(0))
         .unwrap_or(0);
     Ok((items, next))
+}
+
+/// Requests one page and reads the next page's URL from its `Link` header; the body is
+/// left to the caller.
+async fn fetch_page(
+    reg: &Registry,
+    scope: &str,
+    url: &Url,
+) -> Result<(reqwest::Response, Option<Url>)> {
+    let resp = reg.send(scope, |c| c.get(url.clone())).await?;
+    let resp = expect(resp, &[StatusCode::OK], "listing").await?;
+    let next = resp
+        .headers()
+        .get(LINK)
+        .and_then(|v| v.to_str().ok())
+        .and_then(upload::next_link)
+        .map(|l| upload::resolve(url, l))
+        .transpose()?;
+    if let Some(next) = &next {
+        reg.check_url(next)?;
+    }
+    Ok((resp, next))
 }
